@@ -1,0 +1,136 @@
+// Command ingestgate runs an ingestgate node. With no flags it serves on
+// loopback with an embedded store under ./data.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "gen-api-key" {
+		return genKey(args[1:], stdout, stderr)
+	}
+	cfg, logger, err := parseConfig(args, stderr, getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ingestgate:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		logger.Error("start failed", slog.Any("error", err))
+		return 1
+	}
+	if err := srv.Serve(ctx); err != nil {
+		logger.Error("serve failed", slog.Any("error", err))
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+// parseConfig fills server.Config from flags; every flag can also be set as
+// INGESTGATE_<NAME> (upper case, '-' as '_'), and a flag given on the command
+// line wins over the environment.
+func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (server.Config, *slog.Logger, error) {
+	cfg := server.DefaultConfig()
+	fs := flag.NewFlagSet("ingestgate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP listen address (REST gateway, /healthz)")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded store")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "keystore: empty for SQLite in data-dir, or sqlite:<path>")
+	fs.StringVar(&cfg.IngestKeyPrefix, "key-prefix", cfg.IngestKeyPrefix, "prefix of ingest keys")
+	fs.StringVar(&cfg.APIKeyPrefix, "api-key-prefix", cfg.APIKeyPrefix, "prefix of management API keys")
+	fs.StringVar(&cfg.KeyPepper, "key-pepper", "", "secret that keys the token hash (HMAC-SHA-256); same on every node, never change it")
+	fs.StringVar(&cfg.BootstrapAPIKey, "bootstrap-api-key", "", "admin API key to create on an empty store (default: generate and print once)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
+	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest management request accepted")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ingestgate [flags]\n       ingestgate gen-api-key [--api-key-prefix P]\n\nEvery flag may also be set as INGESTGATE_<FLAG> (e.g. INGESTGATE_GRPC_ADDR).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fromEnv(fs, getenv); err != nil {
+		return cfg, nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, nil, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return cfg, nil, fmt.Errorf("log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch *logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		return cfg, nil, fmt.Errorf("log-format: want text or json, got %q", *logFormat)
+	}
+	cfg.BootstrapOut = stderr
+	return cfg, cfg.Logger, nil
+}
+
+// fromEnv sets each flag from INGESTGATE_<NAME> when that variable is set.
+func fromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "INGESTGATE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+// genKey prints a fresh management API key, e.g. for
+// INGESTGATE_BOOTSTRAP_API_KEY. It is not stored anywhere.
+func genKey(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("gen-api-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	prefix := fs.String("api-key-prefix", keystore.DefaultAPIKeyPrefix, "prefix of management API keys")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	f, err := keystore.NewTokenFormat(*prefix)
+	if err != nil {
+		fmt.Fprintln(stderr, "ingestgate:", err)
+		return 2
+	}
+	tok, err := f.Generate()
+	if err != nil {
+		fmt.Fprintln(stderr, "ingestgate:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, tok)
+	return 0
+}

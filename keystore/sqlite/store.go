@@ -1,0 +1,205 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/ingestgate/ingestgate/keystore"
+)
+
+var _ keystore.Store = (*Store)(nil)
+
+// readConns bounds the read pool; SQLite readers in WAL mode do not block
+// each other, but each connection holds its own page cache.
+const readConns = 4
+
+// Store is a keystore.Store in one SQLite file. It is safe for concurrent
+// use.
+type Store struct {
+	reader // over the read pool
+	write  *sql.DB
+	read   *sql.DB
+	// applied is how many migrations Open ran (for tests).
+	applied int
+}
+
+// Open opens or creates the database at path, creating its directory if
+// needed, and brings the schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	// Create the file ourselves so it is private: it holds key hashes.
+	// SQLite gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: create database file: %w", err)
+	}
+
+	// busy_timeout matters only for other processes (or a checkpoint);
+	// in-process writers queue on the single write connection.
+	common := []string{"busy_timeout(5000)", "foreign_keys(1)"}
+	write, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"journal_mode(WAL)", "synchronous(NORMAL)"}), "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	// query_only makes a stray write through the read pool fail loudly.
+	read, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"query_only(1)"})))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+
+	s := &Store{reader: reader{q: read}, write: write, read: read}
+	// Migrate before the first read so readers never see an old schema.
+	if s.applied, err = migrate(ctx, write); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// dsn builds a file: URI so any path (spaces, '?', '#') survives.
+func dsn(path string, pragmas []string, extra ...string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	raw := q.Encode()
+	for _, e := range extra {
+		raw += "&" + e
+	}
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: raw}).String()
+}
+
+// ReadWrite runs fn in an IMMEDIATE transaction on the write connection.
+// It commits when fn returns nil and rolls back otherwise, returning fn's
+// error as is. If fn panics the transaction is rolled back and the panic
+// continues up the stack (it is not turned into an error), so the
+// server's recovery logs it with its stack. fn is never retried: with one
+// writer there are no serialization failures to retry.
+func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx keystore.Tx) error) error {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// Also runs while a panic unwinds; the error is moot then.
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(ctx, &tx{reader: reader{q: sqlTx}}); err != nil {
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Ping checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if err := s.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// prepare readies the by-hash lookups on the read pool: they run on every
+// credential check the cache misses, and preparing is over half their cost.
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	if s.findIngestKey, err = s.read.PrepareContext(ctx, ingestKeyFind); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if s.findAPIKey, err = s.read.PrepareContext(ctx, apiKeyFind); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools. The last connection to close checkpoints the
+// WAL into the database file.
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.findIngestKey, s.findAPIKey} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	errs = append(errs, s.read.Close(), s.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// querier is what reads and writes need from *sql.DB and *sql.Tx alike.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader implements keystore.Reader once, for the read pool and for
+// transactions.
+type reader struct {
+	q querier
+	// Prepared by-hash lookups; set on the read pool only, nil in a
+	// transaction (which runs them unprepared).
+	findIngestKey, findAPIKey *sql.Stmt
+}
+
+// queryRow runs st when it is prepared, query otherwise.
+func (r reader) queryRow(ctx context.Context, st *sql.Stmt, query string, args ...any) *sql.Row {
+	if st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return r.q.QueryRowContext(ctx, query, args...)
+}
+
+// tx is a keystore.Tx: the reader over the transaction plus the writes.
+type tx struct {
+	reader
+}
+
+var _ keystore.Tx = (*tx)(nil)

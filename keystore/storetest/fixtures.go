@@ -1,0 +1,201 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"math"
+	"time"
+
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/keystore"
+)
+
+// zone is deliberately not UTC: stores must hand times back in UTC.
+var zone = time.FixedZone("UTC+05:30", 5*3600+30*60)
+
+// at returns distinct times at microsecond precision in zone; the µs offset
+// makes sure a backend that keeps only milliseconds or seconds fails.
+func at(n int) time.Time {
+	base := time.Date(2025, 3, 14, 15, 9, 26, 535_897_000, zone)
+	return base.Add(time.Duration(n) * (time.Hour + 17*time.Microsecond))
+}
+
+// utc is what a store returns for a time at microsecond precision.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func hashOf(s string) keystore.Hash { return sha256.Sum256([]byte(s)) }
+
+func nilMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func nilSlice[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func newWorkspace(id string) keystore.Workspace {
+	return keystore.Workspace{ID: id, DisplayName: "Workspace " + id, CreateTime: at(1), UpdateTime: at(2)}
+}
+
+func wantWorkspace(w keystore.Workspace) keystore.Workspace {
+	w.CreateTime, w.UpdateTime = utc(w.CreateTime), utc(w.UpdateTime)
+	return w
+}
+
+// fullCredential sets every field, with hashes derived from seed.
+func fullCredential(seed string) keystore.Credential {
+	return keystore.Credential{
+		Hash:                  hashOf(seed + "/current"),
+		DisplayPrefix:         "ig_ikv1_AbC9eF",
+		Status:                keystore.StatusInactive,
+		ExpireTime:            at(100),
+		RevokeTime:            at(101),
+		RevokeReason:          "leaked in a CI log — \"rotate\"",
+		PreviousHash:          hashOf(seed + "/previous"),
+		PreviousDisplayPrefix: "ig_ikv1_ZyX0vU",
+		PreviousExpireTime:    at(102),
+		LastUsedTime:          at(103),
+	}
+}
+
+// activeCredential is a plain active key with a current secret only.
+func activeCredential(seed string) keystore.Credential {
+	return keystore.Credential{Hash: hashOf(seed), DisplayPrefix: "ig_ikv1_" + seed[len(seed)-6:], Status: keystore.StatusActive}
+}
+
+func wantCredential(c keystore.Credential) keystore.Credential {
+	c.ExpireTime, c.RevokeTime = utc(c.ExpireTime), utc(c.RevokeTime)
+	c.PreviousExpireTime, c.LastUsedTime = utc(c.PreviousExpireTime), utc(c.LastUsedTime)
+	return c
+}
+
+// fullIngestKey sets every field to a non-zero value, including text that
+// needs escaping and the largest uint32 limit.
+func fullIngestKey(ws string) keystore.IngestKey {
+	id := keystore.NewID("ik_")
+	return keystore.IngestKey{
+		ID:          id,
+		WorkspaceID: ws,
+		Name:        "Pümp station ☃ 'north'",
+		Description: "line one\nline two\twith \"quotes\" and \\backslash",
+		Labels:      map[string]string{"env": "prod", "team.name-x": "ops \"A\" ü", "n": "42"},
+		Scope: keystore.Scope{
+			DeviceIDs: []string{"dev-1", "Dev.2:x"},
+			Tags:      []keystore.Tag{{Key: "site", Value: "berlin"}, {Key: "line", Value: "3"}},
+		},
+		Limits:     keystore.Limits{RecordsPerSecond: math.MaxUint32, MaxStreams: 7},
+		Credential: fullCredential(id),
+		CreateTime: at(3),
+		UpdateTime: at(4),
+	}
+}
+
+// simpleIngestKey is an active key with a name and labels, for lists.
+func simpleIngestKey(ws, name string, labels map[string]string) keystore.IngestKey {
+	id := keystore.NewID("ik_")
+	return keystore.IngestKey{
+		ID: id, WorkspaceID: ws, Name: name, Labels: labels,
+		Scope:      keystore.Scope{AllDevices: true},
+		Credential: activeCredential(id),
+		CreateTime: at(5), UpdateTime: at(5),
+	}
+}
+
+func wantIngestKey(k keystore.IngestKey) keystore.IngestKey {
+	k.Labels = nilMap(k.Labels)
+	k.Scope.DeviceIDs = nilSlice(k.Scope.DeviceIDs)
+	k.Scope.Tags = nilSlice(k.Scope.Tags)
+	k.Credential = wantCredential(k.Credential)
+	k.CreateTime, k.UpdateTime = utc(k.CreateTime), utc(k.UpdateTime)
+	return k
+}
+
+func fullDevice(ws, id string) keystore.Device {
+	return keystore.Device{
+		WorkspaceID:  ws,
+		ID:           id,
+		DisplayName:  "Boiler ☃ \"B\"",
+		Tags:         map[string]string{"site": "berlin", "line.no-x": "3 ü"},
+		CreateTime:   at(6),
+		UpdateTime:   at(7),
+		LastSeenTime: at(8),
+	}
+}
+
+func wantDevice(d keystore.Device) keystore.Device {
+	d.Tags = nilMap(d.Tags)
+	d.CreateTime, d.UpdateTime, d.LastSeenTime = utc(d.CreateTime), utc(d.UpdateTime), utc(d.LastSeenTime)
+	return d
+}
+
+func fullAPIKey() keystore.APIKey {
+	id := keystore.NewID("ak_")
+	c := fullCredential(id)
+	c.DisplayPrefix, c.PreviousDisplayPrefix = "ig_mkv1_AbC9eF", "ig_mkv1_ZyX0vU"
+	return keystore.APIKey{
+		ID:           id,
+		Name:         "CI deployer ü",
+		Description:  "rotates keys\nnightly",
+		Permissions:  []keystore.Permission{keystore.PermKeysWrite, keystore.PermKeysRead, keystore.PermEventsRead},
+		WorkspaceIDs: []string{"ws-b", "ws-a"},
+		Credential:   c,
+		CreateTime:   at(9),
+		UpdateTime:   at(10),
+	}
+}
+
+func simpleAPIKey(status keystore.Status) keystore.APIKey {
+	id := keystore.NewID("ak_")
+	c := activeCredential(id)
+	c.Status = status
+	return keystore.APIKey{
+		ID: id, Name: "key " + id, Permissions: []keystore.Permission{keystore.PermAdmin},
+		Credential: c, CreateTime: at(11), UpdateTime: at(11),
+	}
+}
+
+func wantAPIKey(k keystore.APIKey) keystore.APIKey {
+	k.Permissions = nilSlice(k.Permissions)
+	k.WorkspaceIDs = nilSlice(k.WorkspaceIDs)
+	k.Credential = wantCredential(k.Credential)
+	k.CreateTime, k.UpdateTime = utc(k.CreateTime), utc(k.UpdateTime)
+	return k
+}
+
+func fullEvent(ws string) keystore.Event {
+	return keystore.Event{
+		WorkspaceID:   ws,
+		Type:          ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_ROTATED,
+		Time:          at(12),
+		Actor:         "ak_01jexampleactor ü",
+		IngestKeyID:   "ik_01jexamplekey",
+		DeviceID:      "Dev.2:x",
+		APIKeyID:      "ak_01jexampleapikey",
+		DisplayPrefix: "ig_ikv1_AbC9eF",
+		Reason:        "scheduled \"rotation\"\nsecond line",
+		ChangedFields: []string{"name", "labels", "scope"},
+	}
+}
+
+// wantEvent is e as stored with sequence seq.
+func wantEvent(e keystore.Event, seq uint64) keystore.Event {
+	e.Sequence = seq
+	e.Time = utc(e.Time)
+	e.ChangedFields = nilSlice(e.ChangedFields)
+	return e
+}
+
+func workspaceID(w keystore.Workspace) string { return w.ID }
+func ingestKeyID(k keystore.IngestKey) string { return k.ID }
+func deviceID(d keystore.Device) string       { return d.ID }
+func apiKeyID(k keystore.APIKey) string       { return k.ID }

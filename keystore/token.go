@@ -1,0 +1,181 @@
+package keystore
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/big"
+)
+
+// Token layout: <prefix><body><checksum>.
+//
+//   - prefix: operator-chosen, e.g. "ig_ikv1_", so scanners and people can
+//     tell what a string is.
+//   - body: 256 bits from crypto/rand, base62, always bodyLen characters.
+//   - checksum: CRC-32 (IEEE) of prefix+body, base62, checksumLen characters.
+//     It lets Parse reject typos and garbage before any hashing or lookup.
+const (
+	bodyLen      = 43 // ceil(256 / log2(62))
+	checksumLen  = 6  // ceil(32 / log2(62))
+	displayChars = 6  // body characters shown in a display prefix
+	maxPrefixLen = 16
+	base62       = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+// Default token prefixes.
+const (
+	DefaultIngestKeyPrefix = "ig_ikv1_"
+	DefaultAPIKeyPrefix    = "ig_mkv1_"
+)
+
+// ErrMalformedToken is returned by Parse for anything that is not a token of
+// the format: wrong prefix, length, alphabet or checksum.
+var ErrMalformedToken = errors.New("malformed token")
+
+// TokenFormat generates and parses tokens with one prefix.
+type TokenFormat struct {
+	prefix string
+}
+
+// NewTokenFormat checks the prefix: 2 to 16 characters of [a-z0-9_], ending
+// with '_' so the body is easy to tell apart.
+func NewTokenFormat(prefix string) (TokenFormat, error) {
+	if len(prefix) < 2 || len(prefix) > maxPrefixLen || prefix[len(prefix)-1] != '_' {
+		return TokenFormat{}, fmt.Errorf("token prefix %q: want 2-%d characters ending in '_'", prefix, maxPrefixLen)
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := prefix[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return TokenFormat{}, fmt.Errorf("token prefix %q: only a-z, 0-9 and '_' are allowed", prefix)
+		}
+	}
+	return TokenFormat{prefix: prefix}, nil
+}
+
+// MustTokenFormat is NewTokenFormat for prefixes known to be valid.
+func MustTokenFormat(prefix string) TokenFormat {
+	f, err := NewTokenFormat(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+// Prefix returns the format's prefix.
+func (f TokenFormat) Prefix() string { return f.prefix }
+
+// Len is the length of every token of this format.
+func (f TokenFormat) Len() int { return len(f.prefix) + bodyLen + checksumLen }
+
+// Generate returns a new random token.
+func (f TokenFormat) Generate() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	buf := make([]byte, 0, f.Len())
+	buf = append(buf, f.prefix...)
+	buf = appendBase62(buf, new(big.Int).SetBytes(b[:]), bodyLen)
+	buf = appendBase62(buf, big.NewInt(int64(crc32.ChecksumIEEE(buf))), checksumLen)
+	return string(buf), nil
+}
+
+// Parse reports whether s is well formed. It does no lookup and allocates
+// nothing, so it is cheap enough to run on every request before hashing.
+func (f TokenFormat) Parse(s string) error {
+	if len(s) != f.Len() || s[:len(f.prefix)] != f.prefix {
+		return ErrMalformedToken
+	}
+	for i := len(f.prefix); i < len(s); i++ {
+		if base62Value(s[i]) < 0 {
+			return ErrMalformedToken
+		}
+	}
+	split := len(s) - checksumLen
+	var sum uint64
+	for i := split; i < len(s); i++ {
+		sum = sum*62 + uint64(base62Value(s[i]))
+	}
+	// Copy to a stack buffer: converting the string would allocate.
+	var buf [maxPrefixLen + bodyLen]byte
+	n := copy(buf[:], s[:split])
+	if sum != uint64(crc32.ChecksumIEEE(buf[:n])) {
+		return ErrMalformedToken
+	}
+	return nil
+}
+
+// DisplayPrefix returns the part of a well-formed token that is safe to show
+// and log: the prefix and the first few body characters.
+func (f TokenFormat) DisplayPrefix(token string) string {
+	n := len(f.prefix) + displayChars
+	if len(token) < n {
+		return ""
+	}
+	return token[:n]
+}
+
+func appendBase62(dst []byte, n *big.Int, width int) []byte {
+	out := make([]byte, width)
+	base := big.NewInt(62)
+	mod := new(big.Int)
+	for i := width - 1; i >= 0; i-- {
+		n.DivMod(n, base, mod)
+		out[i] = base62[mod.Int64()]
+	}
+	return append(dst, out...)
+}
+
+func base62Value(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'Z':
+		return int(c-'A') + 10
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 36
+	}
+	return -1
+}
+
+// Hash is what the store keeps instead of a token.
+type Hash [sha256.Size]byte
+
+// Equal compares in constant time.
+func (h Hash) Equal(o Hash) bool { return subtle.ConstantTimeCompare(h[:], o[:]) == 1 }
+
+// IsZero reports whether h is unset.
+func (h Hash) IsZero() bool { return h == Hash{} }
+
+// Hasher turns tokens into hashes: SHA-256, or HMAC-SHA-256 keyed with a
+// server pepper so a stolen database alone cannot confirm a guessed token.
+// Every node of a cluster needs the same pepper, and changing it invalidates
+// every stored key.
+type Hasher struct {
+	pepper []byte
+}
+
+// NewHasher returns a hasher; an empty pepper means plain SHA-256.
+func NewHasher(pepper []byte) Hasher { return Hasher{pepper: pepper} }
+
+// Hash hashes a token.
+func (h Hasher) Hash(token string) Hash {
+	if len(h.pepper) == 0 {
+		var buf [128]byte
+		if len(token) <= len(buf) {
+			// Stack copy: hashing []byte(token) directly would allocate.
+			n := copy(buf[:], token)
+			return sha256.Sum256(buf[:n])
+		}
+		return sha256.Sum256([]byte(token))
+	}
+	m := hmac.New(sha256.New, h.pepper)
+	m.Write([]byte(token))
+	var out Hash
+	m.Sum(out[:0])
+	return out
+}

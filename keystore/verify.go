@@ -1,0 +1,250 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// ErrInvalidCredential is returned for every token that does not grant
+// access; errors.As with *CredentialError tells why.
+var ErrInvalidCredential = errors.New("invalid credentials")
+
+// CredentialReason says why a token was refused.
+type CredentialReason int
+
+const (
+	ReasonMalformed     CredentialReason = iota + 1 // fails the format or checksum
+	ReasonUnknown                                   // no key has this secret
+	ReasonInactive                                  // key deactivated
+	ReasonRevoked                                   // key revoked
+	ReasonExpired                                   // key past its expire_time
+	ReasonSecretRetired                             // previous secret past its grace period
+)
+
+var reasonText = map[CredentialReason]string{
+	ReasonMalformed:     "malformed",
+	ReasonUnknown:       "unknown",
+	ReasonInactive:      "inactive",
+	ReasonRevoked:       "revoked",
+	ReasonExpired:       "expired",
+	ReasonSecretRetired: "secret_retired",
+}
+
+// String is a low-cardinality label, fit for logs and metrics.
+func (r CredentialReason) String() string { return reasonText[r] }
+
+// CredentialError is an ErrInvalidCredential with its reason. It never holds
+// the token.
+type CredentialError struct {
+	Reason CredentialReason
+	// KeyID and DisplayPrefix are set when the key was found.
+	KeyID         string
+	DisplayPrefix string
+}
+
+func (e *CredentialError) Error() string { return "invalid credentials: " + e.Reason.String() }
+func (e *CredentialError) Unwrap() error { return ErrInvalidCredential }
+
+// VerifierConfig sizes the caches. Zero values take the defaults.
+type VerifierConfig struct {
+	// PositiveTTL bounds how long a cached key is trusted without an
+	// invalidation; events normally drop it much sooner.
+	PositiveTTL  time.Duration
+	PositiveSize int
+	// NegativeTTL and NegativeSize bound the memory of unknown secrets, so a
+	// flood of made-up tokens that pass the checksum reaches the store once
+	// per token per NegativeTTL at most.
+	NegativeTTL  time.Duration
+	NegativeSize int
+	// Clock defaults to time.Now; tests move it.
+	Clock func() time.Time
+}
+
+func (c VerifierConfig) withDefaults() VerifierConfig {
+	if c.PositiveTTL == 0 {
+		c.PositiveTTL = time.Minute
+	}
+	if c.PositiveSize == 0 {
+		c.PositiveSize = 100_000
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = 10 * time.Second
+	}
+	if c.NegativeSize == 0 {
+		c.NegativeSize = 100_000
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	return c
+}
+
+// Verifier checks ingest keys and API keys: format and checksum first (no
+// hashing, no lookup), then the hash against a cache, then the store. Status,
+// expiry and the rotation grace period are judged on every call, so a cached
+// key still expires on time.
+type Verifier struct {
+	store  Reader
+	hasher Hasher
+	ingest TokenFormat
+	api    TokenFormat
+	now    func() time.Time
+
+	ingestKeys *credCache[IngestKey]
+	apiKeys    *credCache[APIKey]
+}
+
+// NewVerifier builds a verifier over store.
+func NewVerifier(store Reader, hasher Hasher, ingest, api TokenFormat, cfg VerifierConfig) *Verifier {
+	cfg = cfg.withDefaults()
+	return &Verifier{
+		store: store, hasher: hasher, ingest: ingest, api: api, now: cfg.Clock,
+		ingestKeys: newCredCache(cfg, func(k *IngestKey) (string, *Credential) { return k.ID, &k.Credential }),
+		apiKeys:    newCredCache(cfg, func(k *APIKey) (string, *Credential) { return k.ID, &k.Credential }),
+	}
+}
+
+// VerifyIngestKey returns the key a device token belongs to, if it grants
+// access now. It does not check the device scope.
+func (v *Verifier) VerifyIngestKey(ctx context.Context, token string) (IngestKey, error) {
+	if v.ingest.Parse(token) != nil {
+		return IngestKey{}, &CredentialError{Reason: ReasonMalformed}
+	}
+	return v.ingestKeys.verify(ctx, v.hasher.Hash(token), v.now(), v.store.FindIngestKeyByHash)
+}
+
+// VerifyAPIKey returns the management key a token belongs to, if it grants
+// access now.
+func (v *Verifier) VerifyAPIKey(ctx context.Context, token string) (APIKey, error) {
+	if v.api.Parse(token) != nil {
+		return APIKey{}, &CredentialError{Reason: ReasonMalformed}
+	}
+	return v.apiKeys.verify(ctx, v.hasher.Hash(token), v.now(), v.store.FindAPIKeyByHash)
+}
+
+// ForgetIngestKey drops a key from the cache; call it after any committed
+// change to the key (or when told of one by another node).
+func (v *Verifier) ForgetIngestKey(id string) { v.ingestKeys.forget(id) }
+
+// ForgetAPIKey drops a management key from the cache.
+func (v *Verifier) ForgetAPIKey(id string) { v.apiKeys.forget(id) }
+
+type cached[T any] struct {
+	val   T
+	until time.Time
+}
+
+// credCache caches one kind of key by secret hash.
+type credCache[T any] struct {
+	cfg     VerifierConfig
+	fields  func(*T) (string, *Credential)
+	pos     *lru.Cache[Hash, cached[T]]
+	neg     *lru.Cache[Hash, time.Time]
+	flights singleflight.Group
+
+	// epoch changes on every forget. A lookup that started before a forget
+	// may have read the old record, so it does not cache its result.
+	epoch atomic.Uint64
+
+	mu   sync.Mutex
+	byID map[string][]Hash // never touched while calling into pos: see forget
+}
+
+func newCredCache[T any](cfg VerifierConfig, fields func(*T) (string, *Credential)) *credCache[T] {
+	c := &credCache[T]{cfg: cfg, fields: fields, byID: make(map[string][]Hash)}
+	c.pos, _ = lru.NewWithEvict(cfg.PositiveSize, func(h Hash, e cached[T]) {
+		id, _ := fields(&e.val)
+		c.mu.Lock()
+		c.byID[id] = deleteHash(c.byID[id], h)
+		if len(c.byID[id]) == 0 {
+			delete(c.byID, id)
+		}
+		c.mu.Unlock()
+	})
+	c.neg, _ = lru.New[Hash, time.Time](cfg.NegativeSize)
+	return c
+}
+
+func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find func(context.Context, Hash) (T, error)) (T, error) {
+	if e, ok := c.pos.Get(h); ok && now.Before(e.until) {
+		return e.val, judge(c.fields, &e.val, h, now)
+	}
+	if until, ok := c.neg.Get(h); ok && now.Before(until) {
+		var zero T
+		return zero, &CredentialError{Reason: ReasonUnknown}
+	}
+	epoch := c.epoch.Load()
+	res, err, _ := c.flights.Do(string(h[:]), func() (any, error) {
+		k, err := find(ctx, h)
+		if errors.Is(err, ErrNotFound) {
+			if c.epoch.Load() == epoch {
+				c.neg.Add(h, now.Add(c.cfg.NegativeTTL))
+			}
+			return k, &CredentialError{Reason: ReasonUnknown}
+		}
+		if err != nil {
+			return k, err
+		}
+		if c.epoch.Load() == epoch {
+			c.pos.Add(h, cached[T]{val: k, until: now.Add(c.cfg.PositiveTTL)})
+			id, _ := c.fields(&k)
+			c.mu.Lock()
+			c.byID[id] = append(deleteHash(c.byID[id], h), h)
+			c.mu.Unlock()
+		}
+		return k, nil
+	})
+	k := res.(T)
+	if err != nil {
+		return k, err
+	}
+	return k, judge(c.fields, &k, h, now)
+}
+
+// judge decides whether a found key grants access with the secret hashed to h.
+func judge[T any](fields func(*T) (string, *Credential), k *T, h Hash, now time.Time) error {
+	id, cred := fields(k)
+	fail := func(r CredentialReason) error {
+		return &CredentialError{Reason: r, KeyID: id, DisplayPrefix: cred.DisplayPrefix}
+	}
+	switch {
+	case cred.Status == StatusRevoked:
+		return fail(ReasonRevoked)
+	case cred.Status != StatusActive:
+		return fail(ReasonInactive)
+	case cred.Expired(now):
+		return fail(ReasonExpired)
+	case cred.Hash.Equal(h):
+		return nil
+	case cred.PreviousHash.Equal(h) && now.Before(cred.PreviousExpireTime):
+		return nil
+	}
+	return fail(ReasonSecretRetired)
+}
+
+func (c *credCache[T]) forget(id string) {
+	c.epoch.Add(1)
+	c.mu.Lock()
+	hashes := c.byID[id]
+	delete(c.byID, id)
+	c.mu.Unlock()
+	// Outside mu: Remove runs the eviction callback, which takes mu.
+	for _, h := range hashes {
+		c.pos.Remove(h)
+	}
+}
+
+func deleteHash(hs []Hash, h Hash) []Hash {
+	for i := range hs {
+		if hs[i] == h {
+			return append(hs[:i], hs[i+1:]...)
+		}
+	}
+	return hs
+}

@@ -1,0 +1,220 @@
+package keystore_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/sqlite"
+)
+
+// countingStore counts lookups that reach the real store underneath.
+type countingStore struct {
+	keystore.Store
+	finds atomic.Int64
+}
+
+func (c *countingStore) FindIngestKeyByHash(ctx context.Context, h keystore.Hash) (keystore.IngestKey, error) {
+	c.finds.Add(1)
+	return c.Store.FindIngestKeyByHash(ctx, h)
+}
+
+type fixture struct {
+	store  *countingStore
+	v      *keystore.Verifier
+	hasher keystore.Hasher
+	format keystore.TokenFormat
+	now    time.Time
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "keys.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f := &fixture{
+		store:  &countingStore{Store: st},
+		hasher: keystore.NewHasher([]byte("pepper")),
+		format: keystore.MustTokenFormat(keystore.DefaultIngestKeyPrefix),
+		now:    time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC),
+	}
+	f.v = keystore.NewVerifier(f.store, f.hasher, f.format, keystore.MustTokenFormat(keystore.DefaultAPIKeyPrefix),
+		keystore.VerifierConfig{Clock: func() time.Time { return f.now }})
+	err = st.ReadWrite(context.Background(), func(ctx context.Context, tx keystore.Tx) error {
+		return tx.CreateWorkspace(ctx, keystore.Workspace{ID: "ws", CreateTime: f.now, UpdateTime: f.now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// addKey stores an active key and returns it with its token.
+func (f *fixture) addKey(t testing.TB, mod func(*keystore.IngestKey)) (keystore.IngestKey, string) {
+	t.Helper()
+	tok, err := f.format.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := keystore.IngestKey{
+		ID: keystore.NewID("ik_"), WorkspaceID: "ws", Name: "k", Scope: keystore.Scope{AllDevices: true},
+		Credential: keystore.Credential{Hash: f.hasher.Hash(tok), DisplayPrefix: f.format.DisplayPrefix(tok), Status: keystore.StatusActive},
+		CreateTime: f.now, UpdateTime: f.now,
+	}
+	if mod != nil {
+		mod(&k)
+	}
+	f.write(t, func(ctx context.Context, tx keystore.Tx) error { return tx.CreateIngestKey(ctx, k) })
+	return k, tok
+}
+
+func (f *fixture) write(t testing.TB, fn func(ctx context.Context, tx keystore.Tx) error) {
+	t.Helper()
+	if err := f.store.ReadWrite(context.Background(), fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func reason(err error) keystore.CredentialReason {
+	var ce *keystore.CredentialError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return 0
+}
+
+func TestVerifyIngestKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, tok := f.addKey(t, func(k *keystore.IngestKey) { k.ExpireTime = f.now.Add(time.Hour) })
+
+	got, err := f.v.VerifyIngestKey(ctx, tok)
+	if err != nil || got.ID != k.ID {
+		t.Fatalf("verify: %v %v", got.ID, err)
+	}
+	for range 5 {
+		if _, err := f.v.VerifyIngestKey(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.store.finds.Load(); n != 1 {
+		t.Fatalf("%d store lookups for 6 verifications, want 1 (cached)", n)
+	}
+
+	// Expiry is judged on the cached entry.
+	f.now = f.now.Add(time.Hour)
+	if _, err := f.v.VerifyIngestKey(ctx, tok); reason(err) != keystore.ReasonExpired || !errors.Is(err, keystore.ErrInvalidCredential) {
+		t.Fatalf("after expiry: %v", err)
+	}
+
+	// Garbage never reaches the store; an unknown well-formed token reaches
+	// it once, then the negative cache answers.
+	before := f.store.finds.Load()
+	if _, err := f.v.VerifyIngestKey(ctx, tok[:len(tok)-1]+"x"); reason(err) != keystore.ReasonMalformed {
+		t.Fatalf("typo: %v", err)
+	}
+	unknown, _ := f.format.Generate()
+	for range 3 {
+		if _, err := f.v.VerifyIngestKey(ctx, unknown); reason(err) != keystore.ReasonUnknown {
+			t.Fatalf("unknown: %v", err)
+		}
+	}
+	if n := f.store.finds.Load() - before; n != 1 {
+		t.Fatalf("%d lookups for garbage and 3 unknown tokens, want 1", n)
+	}
+}
+
+// A change committed to the store takes effect once the cache is told.
+func TestVerifyForgetAndRotation(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, old := f.addKey(t, nil)
+	if _, err := f.v.VerifyIngestKey(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	newTok, _ := f.format.Generate()
+	f.write(t, func(ctx context.Context, tx keystore.Tx) error {
+		k, err := tx.GetIngestKey(ctx, "ws", k.ID)
+		if err != nil {
+			return err
+		}
+		if err := k.Rotate(f.hasher.Hash(newTok), f.format.DisplayPrefix(newTok), time.Minute, f.now); err != nil {
+			return err
+		}
+		return tx.UpdateIngestKey(ctx, k)
+	})
+	f.v.ForgetIngestKey(k.ID)
+	for name, tok := range map[string]string{"old in grace": old, "new": newTok} {
+		if _, err := f.v.VerifyIngestKey(ctx, tok); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	f.now = f.now.Add(time.Minute)
+	if _, err := f.v.VerifyIngestKey(ctx, old); reason(err) != keystore.ReasonSecretRetired {
+		t.Fatalf("old after grace: %v", err)
+	}
+	if _, err := f.v.VerifyIngestKey(ctx, newTok); err != nil {
+		t.Fatalf("new after grace: %v", err)
+	}
+
+	f.write(t, func(ctx context.Context, tx keystore.Tx) error {
+		k, err := tx.GetIngestKey(ctx, "ws", k.ID)
+		if err != nil {
+			return err
+		}
+		if err := k.Revoke("test", f.now); err != nil {
+			return err
+		}
+		return tx.UpdateIngestKey(ctx, k)
+	})
+	f.v.ForgetIngestKey(k.ID)
+	if _, err := f.v.VerifyIngestKey(ctx, newTok); reason(err) != keystore.ReasonRevoked {
+		t.Fatalf("after revoke: %v", err)
+	}
+}
+
+// BenchmarkVerifyIngestKeyCached is the hot path of every device connect:
+// checksum, HMAC, cache hit, status and expiry check.
+func BenchmarkVerifyIngestKeyCached(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b)
+	var toks []string
+	for range 1000 {
+		_, tok := f.addKey(b, nil)
+		toks = append(toks, tok)
+	}
+	for _, tok := range toks {
+		if _, err := f.v.VerifyIngestKey(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, err := f.v.VerifyIngestKey(ctx, toks[i%len(toks)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if n := f.store.finds.Load(); n != int64(len(toks)) {
+		b.Fatalf("%d store lookups, want %d: the benchmark missed the cache", n, len(toks))
+	}
+}
+
+// BenchmarkVerifyMalformed: a flood of garbage costs a checksum, no more.
+func BenchmarkVerifyMalformed(b *testing.B) {
+	f := newFixture(b)
+	tok, _ := f.format.Generate()
+	bad := tok[:len(tok)-1] + "x"
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = f.v.VerifyIngestKey(context.Background(), bad)
+	}
+}

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/ingestgate/ingestgate/keystore"
+)
+
+// Principal is who is calling the management API. Today only management API
+// keys resolve to one; user sessions (JWT) will resolve to the same type, so
+// every RPC checks permissions the same way whatever the credential.
+type Principal struct {
+	// Actor names the caller in audit events, e.g. "api_key:ak_…".
+	Actor  string
+	apiKey keystore.APIKey
+}
+
+// Allows reports whether the principal may use perm in workspace ws (ws
+// empty: a call not tied to one workspace).
+func (p *Principal) Allows(perm keystore.Permission, ws string) bool {
+	return p.apiKey.Allows(perm, ws)
+}
+
+// CanSeeWorkspace reports whether the principal is bound to ws or to none.
+func (p *Principal) CanSeeWorkspace(ws string) bool { return p.apiKey.CanSeeWorkspace(ws) }
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// credentialFromMetadata reads `authorization: Bearer <token>` or
+// `x-api-key: <token>`. The gateway forwards the HTTP headers of the same
+// names.
+func credentialFromMetadata(md metadata.MD) string {
+	for _, v := range md.Get("authorization") {
+		if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+			return strings.TrimSpace(v[7:])
+		}
+	}
+	if v := md.Get("x-api-key"); len(v) > 0 {
+		return strings.TrimSpace(v[0])
+	}
+	return ""
+}
+
+// authenticate resolves the caller's credential to a Principal, or fails
+// with UNAUTHENTICATED. The token itself is never logged or echoed.
+func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	token := credentialFromMetadata(md)
+	if token == "" {
+		return nil, status.Error(codes.Unauthenticated, "Invalid credentials: missing; send a management API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+	}
+	k, err := s.verifier.VerifyAPIKey(ctx, token)
+	if err != nil {
+		var ce *keystore.CredentialError
+		if !errors.As(err, &ce) {
+			s.log.ErrorContext(ctx, "verify api key", slog.Any("error", err))
+			return nil, status.Error(codes.Unavailable, "cannot verify credentials right now")
+		}
+		s.log.InfoContext(ctx, "management auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix))
+		msg := "Invalid credentials"
+		switch ce.Reason {
+		case keystore.ReasonExpired:
+			msg = "Invalid credentials: api key expired"
+		case keystore.ReasonRevoked:
+			msg = "Invalid credentials: api key revoked"
+		case keystore.ReasonInactive:
+			msg = "Invalid credentials: api key inactive"
+		}
+		return nil, status.Error(codes.Unauthenticated, msg)
+	}
+	return context.WithValue(ctx, principalKey{}, &Principal{Actor: "api_key:" + k.ID, apiKey: k}), nil
+}
+
+// require checks that the caller holds perm for workspace ws. It is the one
+// place management RPCs check permissions.
+func (s *Server) require(ctx context.Context, perm keystore.Permission, ws string) (*Principal, error) {
+	p := principalFrom(ctx)
+	if p == nil {
+		return nil, status.Error(codes.Unauthenticated, "Invalid credentials")
+	}
+	if !p.Allows(perm, ws) {
+		if ws == "" {
+			return nil, status.Errorf(codes.PermissionDenied, "Insufficient permissions: %s is required", perm)
+		}
+		return nil, status.Errorf(codes.PermissionDenied, "Insufficient permissions: %s on workspace %q is required", perm, ws)
+	}
+	return p, nil
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ingestgate/ingestgate/keystore"
+)
+
+// storeError turns an error from the keystore into a gRPC status at the
+// service boundary. what and id name the record for the caller's message;
+// causes that are not the caller's business are logged and hidden.
+func (s *Server) storeError(ctx context.Context, err error, what, id string) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err // already a status, e.g. from require
+	}
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return status.Errorf(codes.NotFound, "%s %q not found", what, id)
+	case errors.Is(err, keystore.ErrAlreadyExists):
+		return status.Errorf(codes.AlreadyExists, "%s %q already exists", what, id)
+	case errors.Is(err, keystore.ErrNotEmpty):
+		return status.Errorf(codes.FailedPrecondition, "%s %q still holds ingest keys or devices; delete them first or set force", what, id)
+	case errors.Is(err, keystore.ErrInvalidTransition):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, keystore.ErrInvalidArgument):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	s.log.ErrorContext(ctx, "store call failed", slog.String("record", what), slog.Any("error", err))
+	return status.Error(codes.Internal, "internal error")
+}
+
+// invalidArg is a validation failure with a message for the caller.
+func invalidArg(format string, args ...any) error {
+	return status.Error(codes.InvalidArgument, fmt.Sprintf(format, args...))
+}
+
+// checkInput maps a keystore validation error to InvalidArgument.
+func checkInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return status.Error(codes.InvalidArgument, err.Error())
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+)
+
+// buildGateway wires the REST gateway: an HTTP handler that dials this
+// node's own gRPC listener, so REST and gRPC share every interceptor.
+func (s *Server) buildGateway(ctx context.Context) error {
+	conn, err := dialGateway(loopbackDialAddr(s.grpcLis.Addr()))
+	if err != nil {
+		return fmt.Errorf("gateway dial: %w", err)
+	}
+	s.gwConn = conn
+	gw := runtime.NewServeMux(
+		// JSON uses the proto field names (snake_case), as documented.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(gatewayHeader),
+		runtime.WithErrorHandler(gatewayError),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		ingestgatev1.RegisterWorkspaceServiceHandler,
+		ingestgatev1.RegisterIngestKeyServiceHandler,
+		ingestgatev1.RegisterDeviceServiceHandler,
+		ingestgatev1.RegisterApiKeyServiceHandler,
+		ingestgatev1.RegisterEventServiceHandler,
+	} {
+		if err := register(ctx, gw, conn); err != nil {
+			return fmt.Errorf("gateway register: %w", err)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("/v1/", http.MaxBytesHandler(gw, int64(s.cfg.MaxRequestBytes)))
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	return nil
+}
+
+// gatewayHeader forwards the credential headers to gRPC metadata as is
+// (Authorization is forwarded by default; X-API-Key is not).
+func gatewayHeader(key string) (string, bool) {
+	switch textproto.CanonicalMIMEHeaderKey(key) {
+	case "Authorization":
+		return "authorization", true
+	case "X-Api-Key":
+		return "x-api-key", true
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
+// gatewayError is the default JSON error body ({"code", "message",
+// "details"}) plus the headers HTTP clients expect with some statuses.
+func gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	if status.Code(err) == codes.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ingestgate"`)
+	}
+	if strings.Contains(err.Error(), "http: request body too large") {
+		err = status.Error(codes.InvalidArgument, "request body too large")
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}

@@ -1,0 +1,183 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/sqlite"
+)
+
+// Server is one ingestgate node. New assembles it, Serve runs it until its
+// context ends, then shuts down in order.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    keystore.Store
+	verifier *keystore.Verifier
+	hasher   keystore.Hasher
+	ingestFmt,
+	apiFmt keystore.TokenFormat
+
+	grpc    *grpc.Server
+	health  *health.Server
+	http    *http.Server
+	gwConn  *grpc.ClientConn
+	grpcLis net.Listener
+	httpLis net.Listener
+
+	closeOnce sync.Once
+}
+
+// now is the clock for records: UTC at the store's microsecond precision,
+// so what a call returns equals what a later read returns.
+func (s *Server) now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// New opens the store, bootstraps an empty one, and binds the listeners.
+// On error everything opened so far is closed.
+func New(ctx context.Context, cfg Config) (_ *Server, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, hasher: keystore.NewHasher([]byte(cfg.KeyPepper))}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.ingestFmt, err = keystore.NewTokenFormat(cfg.IngestKeyPrefix); err != nil {
+		return nil, fmt.Errorf("key-prefix: %w", err)
+	}
+	if s.apiFmt, err = keystore.NewTokenFormat(cfg.APIKeyPrefix); err != nil {
+		return nil, fmt.Errorf("api-key-prefix: %w", err)
+	}
+	path, err := cfg.storePath()
+	if err != nil {
+		return nil, err
+	}
+	if s.store, err = sqlite.Open(ctx, path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.verifier = keystore.NewVerifier(s.store, s.hasher, s.ingestFmt, s.apiFmt, keystore.VerifierConfig{})
+	if err := s.bootstrap(ctx); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+
+	s.grpc = grpc.NewServer(
+		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
+		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
+		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+	)
+	ingestgatev1.RegisterWorkspaceServiceServer(s.grpc, &workspaceService{Server: s})
+	ingestgatev1.RegisterIngestKeyServiceServer(s.grpc, newIngestKeyService(s))
+	ingestgatev1.RegisterDeviceServiceServer(s.grpc, &deviceService{Server: s})
+	ingestgatev1.RegisterApiKeyServiceServer(s.grpc, newAPIKeyService(s))
+	ingestgatev1.RegisterEventServiceServer(s.grpc, &eventService{Server: s})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	for name := range s.grpc.GetServiceInfo() {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+
+	if s.grpcLis, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("grpc listen: %w", err)
+	}
+	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	if err := s.buildGateway(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// GRPCAddr and HTTPAddr are the bound addresses (useful with port 0).
+func (s *Server) GRPCAddr() string { return s.grpcLis.Addr().String() }
+func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
+
+// Serve runs both listeners until ctx ends or one fails, then shuts down.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() { errc <- s.http.Serve(s.httpLis) }()
+	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	s.shutdown()
+	return err
+}
+
+// shutdown stops taking work in a fixed order: health reports NOT_SERVING so
+// balancers move away; the HTTP gateway drains first because its requests
+// are proxied to gRPC; then gRPC drains, with a forced stop at the deadline;
+// then resources close in reverse order of opening.
+func (s *Server) shutdown() {
+	s.health.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("http shutdown", slog.Any("error", err))
+	}
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+	s.Close()
+}
+
+// Close releases everything New opened. It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.gwConn != nil {
+			s.gwConn.Close()
+		}
+		for _, l := range []net.Listener{s.httpLis, s.grpcLis} {
+			if l != nil {
+				l.Close()
+			}
+		}
+		if s.store != nil {
+			if err := s.store.Close(); err != nil {
+				s.log.Warn("close store", slog.Any("error", err))
+			}
+		}
+	})
+}
+
+// loopbackDialAddr turns a listen address into one the gateway can dial:
+// a wildcard host becomes loopback.
+func loopbackDialAddr(a net.Addr) string {
+	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
+	}
+	return a.String()
+}
+
+func dialGateway(addr string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
