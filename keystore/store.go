@@ -19,10 +19,10 @@ import (
 //   - Backend errors never cross the interface unwrapped as sentinel errors.
 type Store interface {
 	Reader
-	// ReadWrite runs fn in a transaction and commits when it returns nil; any
-	// error (or panic) rolls back and is returned. fn may be retried by a
-	// backend on serialization failures, so it must not have side effects
-	// beyond tx.
+	// ReadWrite runs fn in a transaction and commits when it returns nil; an
+	// error rolls back and is returned as is; a panic rolls back and
+	// continues. fn may be retried by a backend on serialization failures, so
+	// it must not have side effects beyond tx, and must not call ReadWrite.
 	ReadWrite(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
@@ -90,8 +90,9 @@ type Tx interface {
 	AppendEvent(ctx context.Context, e Event) (Event, error)
 }
 
-// Page bounds a list: at most Limit records after the record with id (or
-// sequence) After. Limit 0 means no limit.
+// Page bounds a list: at most Limit records that come after the record with
+// id After in the list's order (so below After for newest-first lists).
+// Limit 0 means no limit.
 type Page struct {
 	After string
 	Limit int

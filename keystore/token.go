@@ -7,8 +7,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
+	"io"
 	"math/big"
+	"sync"
 )
 
 // Token layout: <prefix><body><checksum>.
@@ -100,10 +103,7 @@ func (f TokenFormat) Parse(s string) error {
 	for i := split; i < len(s); i++ {
 		sum = sum*62 + uint64(base62Value(s[i]))
 	}
-	// Copy to a stack buffer: converting the string would allocate.
-	var buf [maxPrefixLen + bodyLen]byte
-	n := copy(buf[:], s[:split])
-	if sum != uint64(crc32.ChecksumIEEE(buf[:n])) {
+	if sum != uint64(crcString(s[:split])) {
 		return ErrMalformedToken
 	}
 	return nil
@@ -117,6 +117,18 @@ func (f TokenFormat) DisplayPrefix(token string) string {
 		return ""
 	}
 	return token[:n]
+}
+
+var crcTable = crc32.MakeTable(crc32.IEEE)
+
+// crcString is crc32.ChecksumIEEE over a string without converting it to a
+// []byte, which would allocate on every Parse.
+func crcString(s string) uint32 {
+	crc := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		crc = crcTable[byte(crc)^s[i]] ^ (crc >> 8)
+	}
+	return ^crc
 }
 
 func appendBase62(dst []byte, n *big.Int, width int) []byte {
@@ -157,10 +169,18 @@ func (h Hash) IsZero() bool { return h == Hash{} }
 // every stored key.
 type Hasher struct {
 	pepper []byte
+	macs   *sync.Pool
 }
 
 // NewHasher returns a hasher; an empty pepper means plain SHA-256.
-func NewHasher(pepper []byte) Hasher { return Hasher{pepper: pepper} }
+func NewHasher(pepper []byte) Hasher {
+	h := Hasher{pepper: pepper}
+	if len(pepper) > 0 {
+		// hmac.New costs several allocations; reuse keyed instances.
+		h.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, pepper) }}
+	}
+	return h
+}
 
 // Hash hashes a token.
 func (h Hasher) Hash(token string) Hash {
@@ -173,9 +193,11 @@ func (h Hasher) Hash(token string) Hash {
 		}
 		return sha256.Sum256([]byte(token))
 	}
-	m := hmac.New(sha256.New, h.pepper)
-	m.Write([]byte(token))
+	m := h.macs.Get().(hash.Hash)
+	m.Reset()
+	io.WriteString(m, token)
 	var out Hash
 	m.Sum(out[:0])
+	h.macs.Put(m)
 	return out
 }

@@ -144,7 +144,7 @@ type cached[T any] struct {
 type credCache[T any] struct {
 	cfg     VerifierConfig
 	fields  func(*T) (string, *Credential)
-	pos     *lru.Cache[Hash, cached[T]]
+	pos     *lru.Cache[Hash, *cached[T]] // entries are shared and never mutated
 	neg     *lru.Cache[Hash, time.Time]
 	flights singleflight.Group
 
@@ -158,7 +158,7 @@ type credCache[T any] struct {
 
 func newCredCache[T any](cfg VerifierConfig, fields func(*T) (string, *Credential)) *credCache[T] {
 	c := &credCache[T]{cfg: cfg, fields: fields, byID: make(map[string][]Hash)}
-	c.pos, _ = lru.NewWithEvict(cfg.PositiveSize, func(h Hash, e cached[T]) {
+	c.pos, _ = lru.NewWithEvict(cfg.PositiveSize, func(h Hash, e *cached[T]) {
 		id, _ := fields(&e.val)
 		c.mu.Lock()
 		c.byID[id] = deleteHash(c.byID[id], h)
@@ -192,7 +192,7 @@ func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find f
 			return k, err
 		}
 		if c.epoch.Load() == epoch {
-			c.pos.Add(h, cached[T]{val: k, until: now.Add(c.cfg.PositiveTTL)})
+			c.pos.Add(h, &cached[T]{val: k, until: now.Add(c.cfg.PositiveTTL)})
 			id, _ := c.fields(&k)
 			c.mu.Lock()
 			c.byID[id] = append(deleteHash(c.byID[id], h), h)

@@ -82,14 +82,12 @@ func (t *tx) DeleteWorkspace(ctx context.Context, id string, cascade bool) error
 			return fmt.Errorf("sqlite: delete workspace %q: %w", id, keystore.ErrNotEmpty)
 		}
 	}
+	// The audit log stays: it is history (see keystore.Tx.DeleteWorkspace).
 	stmts := []string{
 		"DELETE FROM ingest_keys WHERE workspace_id = ?",
 		"DELETE FROM devices WHERE workspace_id = ?",
+		"DELETE FROM workspaces WHERE id = ?",
 	}
-	if id != "" { // "" names the global log, which no workspace owns
-		stmts = append(stmts, "DELETE FROM events WHERE log = ?")
-	}
-	stmts = append(stmts, "DELETE FROM workspaces WHERE id = ?")
 	for _, stmt := range stmts {
 		if _, err := t.q.ExecContext(ctx, stmt, id); err != nil {
 			return dbError(fmt.Sprintf("delete workspace %q", id), err)
