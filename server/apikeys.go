@@ -30,6 +30,7 @@ func newAPIKeyService(s *Server) *apiKeyService {
 		fields: func(k *keystore.APIKey) (*keystore.Credential, *time.Time) { return &k.Credential, &k.UpdateTime },
 		event:  apiKeyEvent,
 
+		updated:     ingestgatev1.KeyEventType_KEY_EVENT_TYPE_API_KEY_UPDATED,
 		deactivated: ingestgatev1.KeyEventType_KEY_EVENT_TYPE_API_KEY_DEACTIVATED,
 		activated:   ingestgatev1.KeyEventType_KEY_EVENT_TYPE_API_KEY_ACTIVATED,
 		rotated:     ingestgatev1.KeyEventType_KEY_EVENT_TYPE_API_KEY_ROTATED,
@@ -192,32 +193,14 @@ func (s *apiKeyService) UpdateApiKey(ctx context.Context, req *ingestgatev1.Upda
 	if err != nil {
 		return nil, err
 	}
-	var out keystore.APIKey
-	err = s.commit(ctx, p.Actor, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {
-		k, err := tx.GetAPIKey(ctx, in.GetId())
-		if err != nil {
-			return nil, err
-		}
-		if err := k.CheckUpdatable(); err != nil {
-			return nil, err
-		}
-		now := s.now()
-		if err := applyAPIKeyFields(ctx, tx, &k, in, paths, now); err != nil {
-			return nil, err
-		}
-		k.UpdateTime = now
-		if err := tx.UpdateAPIKey(ctx, k); err != nil {
-			return nil, err
-		}
-		out = k
-		e := apiKeyEvent(k)
-		e.Type, e.ChangedFields = ingestgatev1.KeyEventType_KEY_EVENT_TYPE_API_KEY_UPDATED, paths
-		return []keystore.Event{e}, nil
-	})
+	k, err := s.kind.updateFields(ctx, s.Server, p.Actor, "", in.GetId(), paths,
+		func(ctx context.Context, tx keystore.Tx, k *keystore.APIKey, now time.Time) error {
+			return applyAPIKeyFields(ctx, tx, k, in, paths, now)
+		})
 	if err != nil {
-		return nil, s.storeError(ctx, err, "api key", in.GetId())
+		return nil, err
 	}
-	return &ingestgatev1.UpdateApiKeyResponse{ApiKey: apiKeyToPB(out, s.now())}, nil
+	return &ingestgatev1.UpdateApiKeyResponse{ApiKey: apiKeyToPB(k, s.now())}, nil
 }
 
 func (s *apiKeyService) DeactivateApiKey(ctx context.Context, req *ingestgatev1.DeactivateApiKeyRequest) (*ingestgatev1.DeactivateApiKeyResponse, error) {

@@ -32,6 +32,7 @@ func newIngestKeyService(s *Server) *ingestKeyService {
 		fields: func(k *keystore.IngestKey) (*keystore.Credential, *time.Time) { return &k.Credential, &k.UpdateTime },
 		event:  ingestKeyEvent,
 
+		updated:     ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_UPDATED,
 		deactivated: ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_DEACTIVATED,
 		activated:   ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_ACTIVATED,
 		rotated:     ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_ROTATED,
@@ -207,32 +208,14 @@ func (s *ingestKeyService) UpdateIngestKey(ctx context.Context, req *ingestgatev
 	if err != nil {
 		return nil, err
 	}
-	var out keystore.IngestKey
-	err = s.commit(ctx, p.Actor, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {
-		k, err := tx.GetIngestKey(ctx, in.GetWorkspaceId(), in.GetId())
-		if err != nil {
-			return nil, err
-		}
-		if err := k.CheckUpdatable(); err != nil {
-			return nil, err
-		}
-		now := s.now()
-		if err := applyIngestKeyFields(&k, in, paths, now); err != nil {
-			return nil, err
-		}
-		k.UpdateTime = now
-		if err := tx.UpdateIngestKey(ctx, k); err != nil {
-			return nil, err
-		}
-		out = k
-		e := ingestKeyEvent(k)
-		e.Type, e.ChangedFields = ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_UPDATED, paths
-		return []keystore.Event{e}, nil
-	})
+	k, err := s.kind.updateFields(ctx, s.Server, p.Actor, in.GetWorkspaceId(), in.GetId(), paths,
+		func(_ context.Context, _ keystore.Tx, k *keystore.IngestKey, now time.Time) error {
+			return applyIngestKeyFields(k, in, paths, now)
+		})
 	if err != nil {
-		return nil, s.storeError(ctx, err, "ingest key", in.GetId())
+		return nil, err
 	}
-	return &ingestgatev1.UpdateIngestKeyResponse{IngestKey: ingestKeyToPB(out, s.now())}, nil
+	return &ingestgatev1.UpdateIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now())}, nil
 }
 
 func (s *ingestKeyService) DeactivateIngestKey(ctx context.Context, req *ingestgatev1.DeactivateIngestKeyRequest) (*ingestgatev1.DeactivateIngestKeyResponse, error) {

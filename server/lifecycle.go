@@ -21,7 +21,7 @@ type keyKind[T any] struct {
 	// event returns an event about k (workspace, key id, display prefix set).
 	event func(k T) keystore.Event
 
-	deactivated, activated, rotated, revoked keystore.EventType
+	updated, deactivated, activated, rotated, revoked keystore.EventType
 }
 
 // transitionFn applies one lifecycle change to a credential. It reports the
@@ -107,4 +107,33 @@ func (kk *keyKind[T]) rotate(ctx context.Context, s *Server, actor, ws, id strin
 		return zero, "", err
 	}
 	return k, token, nil
+}
+
+// updateFields applies validated field changes (apply) to a record that is
+// not revoked and records which fields changed.
+func (kk *keyKind[T]) updateFields(ctx context.Context, s *Server, actor, ws, id string, paths []string, apply func(ctx context.Context, tx keystore.Tx, k *T, now time.Time) error) (T, error) {
+	var out T
+	err := s.commit(ctx, actor, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {
+		k, err := kk.get(ctx, tx, ws, id)
+		if err != nil {
+			return nil, err
+		}
+		cred, updated := kk.fields(&k)
+		if err := cred.CheckUpdatable(); err != nil {
+			return nil, err
+		}
+		now := s.now()
+		if err := apply(ctx, tx, &k, now); err != nil {
+			return nil, err
+		}
+		*updated = now
+		if err := kk.update(ctx, tx, k); err != nil {
+			return nil, err
+		}
+		out = k
+		e := kk.event(k)
+		e.Type, e.ChangedFields = kk.updated, paths
+		return []keystore.Event{e}, nil
+	})
+	return out, s.storeError(ctx, err, kk.what, id)
 }
