@@ -28,7 +28,7 @@ func (a *app) conn() (grpc.ClientConnInterface, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithChainUnaryInterceptor(callInterceptor(key, a.timeout)),
 	}
-	cc, err := grpc.NewClient(a.addr, append(opts, a.dialOpts...)...)
+	cc, err := grpc.NewClient(a.addr, opts...)
 	if err != nil {
 		return nil, runtimeErrorf("connect to %s: %w", a.addr, err)
 	}

@@ -29,8 +29,9 @@ func (a *app) eventsListCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List audit events, oldest first",
-		Long: "List a workspace's audit events, oldest first. --global lists the global log\n" +
-			"instead (API keys, workspace creation and deletion; needs admin).",
+		Long: "List a workspace's audit events, oldest first; a workspace's own creation,\n" +
+			"changes and deletion are in its log, which outlives the workspace.\n" +
+			"--global lists the global log of API key changes instead (needs admin).",
 		Example: "  ingestctl events list --key ik_123 --newest-first --page-size 20",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -23,15 +23,12 @@ const (
 )
 
 // app holds what one invocation needs. Commands are built as closures over
-// it, so tests can run the whole CLI in-process with their own writers,
-// environment and dialer.
+// it, so tests can run the whole CLI in-process with their own writers and
+// environment.
 type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time
-	// dialOpts are appended to the default dial options; tests use them to
-	// reach an in-memory listener.
-	dialOpts []grpc.DialOption
 
 	// Global settings, filled from flags, then the environment (resolve).
 	addr      string
@@ -56,6 +53,10 @@ func newApp(stdout, stderr io.Writer, getenv func(string) string) *app {
 func (a *app) execute(ctx context.Context, args []string) int {
 	root := a.rootCmd()
 	root.SetArgs(args)
+	// Help and cobra's own messages go to the writers run was given, not to
+	// os.Stdout and os.Stderr behind the caller's back.
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	if a.cc != nil {
 		_ = a.cc.Close()

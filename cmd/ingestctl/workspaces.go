@@ -132,7 +132,9 @@ func (a *app) workspacesDeleteCmd() *cobra.Command {
 		Use:   "delete ID",
 		Short: "Delete a workspace",
 		Long: "Delete a workspace. The server refuses while it still holds ingest keys or\n" +
-			"devices; --force deletes them and its events along with it.",
+			"devices; --force deletes them along with it. Its audit log is kept:\n" +
+			"events list -w ID still shows it, and a workspace created again with\n" +
+			"the same ID continues it.",
 		Args: oneArg("ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.workspaceClient()
@@ -146,7 +148,7 @@ func (a *app) workspacesDeleteCmd() *cobra.Command {
 			return a.emit(resp, deletedMsg("workspace", args[0]))
 		},
 	}
-	c.Flags().BoolVar(&force, "force", false, "also delete every key, device and event in the workspace")
+	c.Flags().BoolVar(&force, "force", false, "also delete every ingest key and device in the workspace (its audit log stays)")
 	return c
 }
 

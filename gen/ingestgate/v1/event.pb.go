@@ -133,7 +133,7 @@ func (KeyEventType) EnumDescriptor() ([]byte, []int) {
 // secret.
 type KeyEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Empty for the global log (API keys, workspace creation and deletion).
+	// Empty for the global log (API key changes).
 	WorkspaceId string `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
 	// The cursor: increases by one with every event of the log it belongs to.
 	Sequence uint64                 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`

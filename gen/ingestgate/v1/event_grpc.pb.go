@@ -29,8 +29,8 @@ const (
 //
 // EventService exposes the audit log: every lifecycle change of a workspace,
 // ingest key, device or API key, written in the same transaction as the
-// change. Needs `events:read`; the global log (API keys, workspaces) needs
-// `admin`.
+// change. Needs `events:read`; the global log (API keys) needs `admin`. A
+// workspace's log outlives the workspace.
 type EventServiceClient interface {
 	// ListAuditEvents pages through a log oldest first (or newest first).
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
@@ -82,8 +82,8 @@ type EventService_WatchKeyEventsClient = grpc.ServerStreamingClient[WatchKeyEven
 //
 // EventService exposes the audit log: every lifecycle change of a workspace,
 // ingest key, device or API key, written in the same transaction as the
-// change. Needs `events:read`; the global log (API keys, workspaces) needs
-// `admin`.
+// change. Needs `events:read`; the global log (API keys) needs `admin`. A
+// workspace's log outlives the workspace.
 type EventServiceServer interface {
 	// ListAuditEvents pages through a log oldest first (or newest first).
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)

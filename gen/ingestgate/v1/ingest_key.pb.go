@@ -205,8 +205,8 @@ type IngestKey struct {
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// At most 2,000 characters.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
-	// At most 32 labels; keys 1-63 characters of [a-z0-9_.-], values at most
-	// 256 characters.
+	// At most 32 labels; keys 1-63 characters of [a-z0-9_.-], values 1-256
+	// characters.
 	Labels map[string]string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The token's first characters, safe to log and show, e.g. `ig_ikv1_Ab3dEf`.
 	DisplayPrefix string    `protobuf:"bytes,6,opt,name=display_prefix,json=displayPrefix,proto3" json:"display_prefix,omitempty"`

@@ -478,7 +478,8 @@ func (x *UpdateWorkspaceResponse) GetWorkspace() *Workspace {
 type DeleteWorkspaceRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	WorkspaceId string                 `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
-	// Delete the workspace together with all its keys, devices and events.
+	// Delete the workspace together with all its keys and devices. Its audit
+	// log is kept either way.
 	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
