@@ -80,7 +80,10 @@ type Credential struct {
 	PreviousHash          Hash
 	PreviousDisplayPrefix string
 	PreviousExpireTime    time.Time
-	LastUsedTime          time.Time
+	// LastUsedTime is usage: for an ingest key it is written only by
+	// Store.RecordUsage, never by Tx.CreateIngestKey or Tx.UpdateIngestKey.
+	// API keys have no RecordUsage and write it through their Tx methods.
+	LastUsedTime time.Time
 }
 
 // Expired reports whether the key has passed its expiry at now.
@@ -170,8 +173,15 @@ type IngestKey struct {
 	Scope       Scope
 	Limits      Limits
 	Credential
-	CreateTime time.Time
-	UpdateTime time.Time
+	// RecordsReceived and BatchesReceived count the records and batches
+	// nodes accepted with the key since it was created. With LastUsedTime
+	// they are the key's usage, written only by Store.RecordUsage: they
+	// start at 0, and Tx.UpdateIngestKey leaves them as stored, whatever
+	// these fields hold.
+	RecordsReceived uint64
+	BatchesReceived uint64
+	CreateTime      time.Time
+	UpdateTime      time.Time
 }
 
 // APIKey is a management credential.
@@ -189,12 +199,14 @@ type APIKey struct {
 
 // Device is a registered device.
 type Device struct {
-	WorkspaceID  string
-	ID           string
-	DisplayName  string
-	Tags         map[string]string
-	CreateTime   time.Time
-	UpdateTime   time.Time
+	WorkspaceID string
+	ID          string
+	DisplayName string
+	Tags        map[string]string
+	CreateTime  time.Time
+	UpdateTime  time.Time
+	// LastSeenTime is usage, written only by Store.RecordUsage: it starts
+	// unset, and Tx.UpdateDevice leaves it as stored.
 	LastSeenTime time.Time
 }
 

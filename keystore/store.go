@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"time"
 )
 
 // Store is the durable home of workspaces, keys, devices and the audit log.
@@ -13,9 +14,10 @@ import (
 //   - Create* return ErrAlreadyExists for a duplicate id; Update* and
 //     Delete* return ErrNotFound for a missing record.
 //   - Values round-trip exactly: times at microsecond precision in UTC, nil
-//     and empty maps and slices alike read back as empty (nil).
+//     and empty maps and slices alike read back as empty (nil). The
+//     exception is usage, which Tx does not write (see RecordUsage).
 //   - Writes happen inside ReadWrite: all of a callback's writes commit
-//     together, or none do.
+//     together, or none do. The one exception is RecordUsage.
 //   - Backend errors never cross the interface unwrapped as sentinel errors.
 type Store interface {
 	Reader
@@ -24,6 +26,26 @@ type Store interface {
 	// continues. fn may be retried by a backend on serialization failures, so
 	// it must not have side effects beyond tx, and must not call ReadWrite.
 	ReadWrite(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// RecordUsage adds what a node saw since its last flush, in a
+	// transaction of its own: all of it is stored, or none of it.
+	//   - For each KeyUsage it adds Records and Batches to the ingest key's
+	//     RecordsReceived and BatchesReceived, and sets its LastUsedTime to
+	//     the later of the stored time and LastUsed. Entries for one key add
+	//     up, as separate calls would. A counter that would pass
+	//     math.MaxInt64 (what a SQL BIGINT holds) stays at math.MaxInt64.
+	//   - For each DeviceSeen it sets the device's LastSeenTime to the later
+	//     of the stored time and LastSeen.
+	//   - A zero LastUsed or LastSeen leaves the stored time as it is.
+	//   - Keys and devices that do not exist in the given workspace are
+	//     skipped without error: they may have been deleted since.
+	//   - It writes nothing else (not even UpdateTime) and appends no audit
+	//     event: usage is not a management change.
+	// Usage (an ingest key's LastUsedTime, RecordsReceived and
+	// BatchesReceived, a device's LastSeenTime) is written only here: Tx's
+	// Create methods start it empty and its Update methods leave it as
+	// stored, so a management update racing a flush never rolls it back.
+	// Like ReadWrite, it must not be called from a ReadWrite callback.
+	RecordUsage(ctx context.Context, keys []KeyUsage, devices []DeviceSeen) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	Close() error
@@ -70,12 +92,19 @@ type Tx interface {
 	DeleteWorkspace(ctx context.Context, id string, cascade bool) error
 
 	// CreateIngestKey returns ErrNotFound when the workspace does not exist.
+	// The key starts without usage: k's LastUsedTime, RecordsReceived and
+	// BatchesReceived are ignored (see Store.RecordUsage).
 	CreateIngestKey(ctx context.Context, k IngestKey) error
+	// UpdateIngestKey writes every field but the usage, which keeps its
+	// stored value whatever k holds.
 	UpdateIngestKey(ctx context.Context, k IngestKey) error
 	DeleteIngestKey(ctx context.Context, workspaceID, id string) error
 
 	// CreateDevice returns ErrNotFound when the workspace does not exist.
+	// The device starts never seen: d.LastSeenTime is ignored.
 	CreateDevice(ctx context.Context, d Device) error
+	// UpdateDevice writes every field but LastSeenTime, which keeps its
+	// stored value.
 	UpdateDevice(ctx context.Context, d Device) error
 	DeleteDevice(ctx context.Context, workspaceID, id string) error
 
@@ -142,4 +171,18 @@ type EventQuery struct {
 	IngestKeyID   string
 	DeviceID      string
 	Limit         int
+}
+
+// KeyUsage is what one node saw of one ingest key since its last flush.
+type KeyUsage struct {
+	WorkspaceID, KeyID string
+	// LastUsed is when the node last accepted a batch with the key.
+	LastUsed         time.Time
+	Records, Batches uint64
+}
+
+// DeviceSeen is when one node last saw a device.
+type DeviceSeen struct {
+	WorkspaceID, DeviceID string
+	LastSeen              time.Time
 }

@@ -210,22 +210,39 @@ func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find f
 // judge decides whether a found key grants access with the secret hashed to h.
 func judge[T any](fields func(*T) (string, *Credential), k *T, h Hash, now time.Time) error {
 	id, cred := fields(k)
-	fail := func(r CredentialReason) error {
+	if r := cred.Check(h, now); r != 0 {
 		return &CredentialError{Reason: r, KeyID: id, DisplayPrefix: cred.DisplayPrefix}
 	}
+	return nil
+}
+
+// Check reports why the credential does not grant access at now to the
+// secret hashed to h, or 0 when it does. Servers call it again on live
+// streams when the key changes, with the hash the stream authenticated with.
+func (c *Credential) Check(h Hash, now time.Time) CredentialReason {
 	switch {
-	case cred.Status == StatusRevoked:
-		return fail(ReasonRevoked)
-	case cred.Status != StatusActive:
-		return fail(ReasonInactive)
-	case cred.Expired(now):
-		return fail(ReasonExpired)
-	case cred.Hash.Equal(h):
-		return nil
-	case cred.PreviousHash.Equal(h) && now.Before(cred.PreviousExpireTime):
-		return nil
+	case c.Status == StatusRevoked:
+		return ReasonRevoked
+	case c.Status != StatusActive:
+		return ReasonInactive
+	case c.Expired(now):
+		return ReasonExpired
+	case c.Hash.Equal(h):
+		return 0
+	case c.PreviousHash.Equal(h) && now.Before(c.PreviousExpireTime):
+		return 0
 	}
-	return fail(ReasonSecretRetired)
+	return ReasonSecretRetired
+}
+
+// Deadline is when access for the secret hashed to h ends by itself
+// (expiry, or the end of a rotation's grace period), zero if never.
+func (c *Credential) Deadline(h Hash) time.Time {
+	d := c.ExpireTime
+	if !c.Hash.Equal(h) && c.PreviousHash.Equal(h) && (d.IsZero() || c.PreviousExpireTime.Before(d)) {
+		d = c.PreviousExpireTime
+	}
+	return d
 }
 
 func (c *credCache[T]) forget(id string) {

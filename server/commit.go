@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -15,8 +16,8 @@ import (
 // commit runs fn in one write transaction and appends the audit events it
 // returns, stamped with the actor and the commit time, in the same
 // transaction. Only after the commit does it act on the events (drop keys
-// from the verification cache; later also broadcast them), so nothing acts
-// on a change that was rolled back.
+// from the verification cache, close affected streams, broadcast them to
+// other nodes), so nothing acts on a change that was rolled back.
 func (s *Server) commit(ctx context.Context, actor string, fn func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error)) error {
 	var stored []keystore.Event
 	err := s.store.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) error {
@@ -39,20 +40,15 @@ func (s *Server) commit(ctx context.Context, actor string, fn func(ctx context.C
 	if err != nil {
 		return err
 	}
+	// This node acts at once, without waiting for the bus; the bus then
+	// tells every node (this one again, harmlessly).
 	for _, e := range stored {
 		s.applyEvent(e)
+		if err := s.bus.Publish(context.WithoutCancel(ctx), e); err != nil {
+			s.log.ErrorContext(ctx, "publish key event; other nodes catch up on their next resync", slog.Any("error", err))
+		}
 	}
 	return nil
-}
-
-// applyEvent makes a committed change take effect on this node.
-func (s *Server) applyEvent(e keystore.Event) {
-	if e.IngestKeyID != "" {
-		s.verifier.ForgetIngestKey(e.IngestKeyID)
-	}
-	if e.APIKeyID != "" {
-		s.verifier.ForgetAPIKey(e.APIKeyID)
-	}
 }
 
 const (

@@ -35,9 +35,34 @@ type Config struct {
 	BootstrapOut    io.Writer
 	// ShutdownTimeout bounds graceful shutdown before connections are cut.
 	ShutdownTimeout time.Duration
-	// MaxRequestBytes bounds management request bodies and messages.
+	// MaxRequestBytes bounds every request body and gRPC message,
+	// management and telemetry alike (413 / RESOURCE_EXHAUSTED beyond).
 	MaxRequestBytes int
 	Logger          *slog.Logger
+
+	// Sink selects where telemetry goes: empty means SQLite in DataDir
+	// (telemetry.db), or "sqlite:<path>".
+	Sink string
+	// MaxRecordsPerBatch bounds one TelemetryBatch or Publish.
+	MaxRecordsPerBatch int
+	// MaxStreamsPerKey applies to keys without their own limit;
+	// MaxStreamsPerDevice to every device. Both per node; 0: unlimited.
+	MaxStreamsPerKey    int
+	MaxStreamsPerDevice int
+	// DefaultRecordsPerSecond applies to keys without their own rate; 0:
+	// unlimited.
+	DefaultRecordsPerSecond uint32
+	// StreamWindow is how many batches of one stream may await their ack.
+	StreamWindow int
+	// StreamIdleTimeout closes a stream that sent no batch for this long
+	// (0: never). KeepaliveTime and KeepaliveTimeout ping quiet connections
+	// and drop dead ones.
+	StreamIdleTimeout time.Duration
+	KeepaliveTime     time.Duration
+	KeepaliveTimeout  time.Duration
+	// UsageFlushInterval is how often last_used_time, usage counters and
+	// devices' last_seen_time are written.
+	UsageFlushInterval time.Duration
 }
 
 // DefaultConfig returns the embedded single-node defaults, bound to loopback.
@@ -50,6 +75,15 @@ func DefaultConfig() Config {
 		APIKeyPrefix:    keystore.DefaultAPIKeyPrefix,
 		ShutdownTimeout: 10 * time.Second,
 		MaxRequestBytes: 1 << 20,
+
+		MaxRecordsPerBatch:  1000,
+		MaxStreamsPerKey:    10_000,
+		MaxStreamsPerDevice: 4,
+		StreamWindow:        64,
+		StreamIdleTimeout:   30 * time.Minute,
+		KeepaliveTime:       30 * time.Second,
+		KeepaliveTimeout:    10 * time.Second,
+		UsageFlushInterval:  5 * time.Second,
 	}
 }
 
@@ -67,6 +101,21 @@ func (c *Config) validate() error {
 	}
 	if c.MaxRequestBytes < 1024 {
 		return fmt.Errorf("max-request-bytes must be at least 1024")
+	}
+	if c.MaxRecordsPerBatch < 1 || c.MaxRecordsPerBatch > 100_000 {
+		return fmt.Errorf("max-records-per-batch must be 1-100000")
+	}
+	if c.MaxStreamsPerKey < 0 || c.MaxStreamsPerDevice < 0 {
+		return fmt.Errorf("max-streams-per-key and max-streams-per-device must not be negative")
+	}
+	if c.StreamWindow < 1 || c.StreamWindow > 10_000 {
+		return fmt.Errorf("stream-window must be 1-10000")
+	}
+	if c.StreamIdleTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 {
+		return fmt.Errorf("timeouts must not be negative")
+	}
+	if c.UsageFlushInterval <= 0 {
+		return fmt.Errorf("usage-flush-interval must be positive")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -89,4 +138,18 @@ func (c *Config) storePath() (string, error) {
 		return strings.TrimPrefix(c.Store, "sqlite:"), nil
 	}
 	return "", fmt.Errorf("unsupported store %q: use sqlite:<path> or leave empty for the embedded default", c.Store)
+}
+
+// sinkPath returns the telemetry SQLite file to open.
+func (c *Config) sinkPath() (string, error) {
+	switch {
+	case c.Sink == "":
+		if c.DataDir == "" {
+			return "", fmt.Errorf("data-dir is required for the embedded sink")
+		}
+		return filepath.Join(c.DataDir, "telemetry.db"), nil
+	case strings.HasPrefix(c.Sink, "sqlite:"):
+		return strings.TrimPrefix(c.Sink, "sqlite:"), nil
+	}
+	return "", fmt.Errorf("unsupported sink %q: use sqlite:<path> or leave empty for the embedded default", c.Sink)
 }

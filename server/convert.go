@@ -75,7 +75,22 @@ func ingestKeyToPB(k keystore.IngestKey, now time.Time) *ingestgatev1.IngestKey 
 		CreateTime:               ts(k.CreateTime),
 		UpdateTime:               ts(k.UpdateTime),
 		LastUsedTime:             ts(k.LastUsedTime),
+		RecordsReceived:          k.RecordsReceived,
+		BatchesReceived:          k.BatchesReceived,
 	}
+}
+
+// ingestKeyPB and devicePB add what only this node knows: its live streams.
+func (s *Server) ingestKeyPB(k keystore.IngestKey, now time.Time) *ingestgatev1.IngestKey {
+	pb := ingestKeyToPB(k, now)
+	pb.LiveStreams = int32(s.streams.CountKey(k.ID))
+	return pb
+}
+
+func (s *Server) devicePB(d keystore.Device) *ingestgatev1.Device {
+	pb := deviceToPB(d)
+	pb.LiveStreams = int32(s.streams.CountDevice(d.WorkspaceID, d.ID))
+	return pb
 }
 
 func apiKeyToPB(k keystore.APIKey, now time.Time) *ingestgatev1.ApiKey {

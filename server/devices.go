@@ -83,7 +83,7 @@ func (s *deviceService) CreateDevice(ctx context.Context, req *ingestgatev1.Crea
 	if err != nil {
 		return nil, s.storeError(ctx, err, "device", d.ID)
 	}
-	return &ingestgatev1.CreateDeviceResponse{Device: deviceToPB(d)}, nil
+	return &ingestgatev1.CreateDeviceResponse{Device: s.devicePB(d)}, nil
 }
 
 func (s *deviceService) GetDevice(ctx context.Context, req *ingestgatev1.GetDeviceRequest) (*ingestgatev1.GetDeviceResponse, error) {
@@ -94,7 +94,7 @@ func (s *deviceService) GetDevice(ctx context.Context, req *ingestgatev1.GetDevi
 	if err != nil {
 		return nil, s.storeError(ctx, err, "device", req.GetDeviceId())
 	}
-	return &ingestgatev1.GetDeviceResponse{Device: deviceToPB(d)}, nil
+	return &ingestgatev1.GetDeviceResponse{Device: s.devicePB(d)}, nil
 }
 
 func (s *deviceService) ListDevices(ctx context.Context, req *ingestgatev1.ListDevicesRequest) (*ingestgatev1.ListDevicesResponse, error) {
@@ -122,7 +122,7 @@ func (s *deviceService) ListDevices(ctx context.Context, req *ingestgatev1.ListD
 	devices, next := nextPage(devices, n, func(d keystore.Device) string { return d.ID })
 	resp := &ingestgatev1.ListDevicesResponse{NextPageToken: next}
 	for _, d := range devices {
-		resp.Devices = append(resp.Devices, deviceToPB(d))
+		resp.Devices = append(resp.Devices, s.devicePB(d))
 	}
 	return resp, nil
 }
@@ -158,7 +158,7 @@ func (s *deviceService) UpdateDevice(ctx context.Context, req *ingestgatev1.Upda
 	if err != nil {
 		return nil, s.storeError(ctx, err, "device", in.GetId())
 	}
-	return &ingestgatev1.UpdateDeviceResponse{Device: deviceToPB(out)}, nil
+	return &ingestgatev1.UpdateDeviceResponse{Device: s.devicePB(out)}, nil
 }
 
 func (s *deviceService) DeleteDevice(ctx context.Context, req *ingestgatev1.DeleteDeviceRequest) (*ingestgatev1.DeleteDeviceResponse, error) {
@@ -180,4 +180,33 @@ func (s *deviceService) DeleteDevice(ctx context.Context, req *ingestgatev1.Dele
 		return nil, s.storeError(ctx, err, "device", req.GetDeviceId())
 	}
 	return &ingestgatev1.DeleteDeviceResponse{}, nil
+}
+
+// DisconnectDevice closes the device's live streams without touching its
+// key (the device may reconnect). It is audited, and the event reaches every
+// node, which closes the device's streams there too.
+func (s *deviceService) DisconnectDevice(ctx context.Context, req *ingestgatev1.DisconnectDeviceRequest) (*ingestgatev1.DisconnectDeviceResponse, error) {
+	p, err := s.deviceRef(ctx, keystore.PermDevicesWrite, req.GetWorkspaceId(), req.GetDeviceId(), true)
+	if err != nil {
+		return nil, err
+	}
+	// Counted before the commit: applying the event closes them.
+	live := s.streams.ByDevice(req.GetWorkspaceId(), req.GetDeviceId())
+	err = s.commit(ctx, p.Actor, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {
+		d, err := tx.GetDevice(ctx, req.GetWorkspaceId(), req.GetDeviceId())
+		if err != nil {
+			return nil, err
+		}
+		return []keystore.Event{deviceEvent(d, ingestgatev1.KeyEventType_KEY_EVENT_TYPE_DEVICE_DISCONNECTED)}, nil
+	})
+	if err != nil {
+		return nil, s.storeError(ctx, err, "device", req.GetDeviceId())
+	}
+	closed := 0
+	for _, st := range live {
+		if c := st.Closure(); c != nil && c.Reason == goodbyeDisconnected {
+			closed++
+		}
+	}
+	return &ingestgatev1.DisconnectDeviceResponse{ClosedStreams: int32(closed)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -32,7 +33,7 @@ func (s *Server) buildGateway(ctx context.Context) error {
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
 		runtime.WithIncomingHeaderMatcher(gatewayHeader),
-		runtime.WithErrorHandler(gatewayError),
+		runtime.WithErrorHandler(s.gatewayError),
 	)
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		ingestgatev1.RegisterWorkspaceServiceHandler,
@@ -40,6 +41,7 @@ func (s *Server) buildGateway(ctx context.Context) error {
 		ingestgatev1.RegisterDeviceServiceHandler,
 		ingestgatev1.RegisterApiKeyServiceHandler,
 		ingestgatev1.RegisterEventServiceHandler,
+		ingestgatev1.RegisterTelemetryServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return fmt.Errorf("gateway register: %w", err)
@@ -61,26 +63,40 @@ func (s *Server) buildGateway(ctx context.Context) error {
 	return nil
 }
 
-// gatewayHeader forwards the credential headers to gRPC metadata as is
-// (Authorization is forwarded by default; X-API-Key is not).
+// gatewayHeader forwards the credential and device headers to gRPC
+// metadata under their own names (the default would prefix them).
 func gatewayHeader(key string) (string, bool) {
 	switch textproto.CanonicalMIMEHeaderKey(key) {
 	case "Authorization":
 		return "authorization", true
 	case "X-Api-Key":
 		return "x-api-key", true
+	case "X-Device-Id":
+		return "x-device-id", true
+	case "Idempotency-Key":
+		return "idempotency-key", true
 	}
 	return runtime.DefaultHeaderMatcher(key)
 }
 
 // gatewayError is the default JSON error body ({"code", "message",
 // "details"}) plus the headers HTTP clients expect with some statuses.
-func gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) gatewayError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if status.Code(err) == codes.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ingestgate"`)
 	}
 	if strings.Contains(err.Error(), "http: request body too large") {
-		err = status.Error(codes.InvalidArgument, "request body too large")
+		err = &runtime.HTTPStatusError{
+			HTTPStatus: http.StatusRequestEntityTooLarge,
+			Err:        status.Errorf(codes.ResourceExhausted, "request body too large; at most %d bytes", s.cfg.MaxRequestBytes),
+		}
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.ResourceExhausted {
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				w.Header().Set("Retry-After", retryAfterSeconds(ri.GetRetryDelay().AsDuration()))
+			}
+		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }

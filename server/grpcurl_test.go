@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/server/servertest"
 )
 
@@ -55,5 +56,31 @@ func TestGrpcurlReflection(t *testing.T) {
 	}
 	if resp.IngestKey.Name != "from grpcurl" || !strings.HasPrefix(resp.Secret, "ig_ikv1_") {
 		t.Fatalf("grpcurl create returned %s", out)
+	}
+}
+
+// A third-party client holds a device stream: grpcurl reads batches from
+// stdin (-d @) and prints the acks, exactly as the README shows.
+func TestGrpcurlDeviceStream(t *testing.T) {
+	bin := grpcurlPath(t)
+	n := servertest.Start(t)
+	_, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	cmd := exec.Command(bin, "-plaintext",
+		"-H", "x-device-id: grpcurl-1", "-H", "authorization: Bearer "+secret,
+		"-d", "@", n.GRPCAddr, "ingestgate.v1.TelemetryService/Connect")
+	cmd.Stdin = strings.NewReader(`{"batch": {"seq": 1, "records": [{"name": "temp", "number_value": 21.5}]}}
+{"batch": {"seq": 2, "records": [{"name": "door", "bool_value": true}, {"name": "note", "text_value": "hi"}]}}
+`)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("grpcurl connect: %v\n%s", err, out)
+	}
+	for _, want := range []string{`"seq": "1"`, `"seq": "2"`} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("grpcurl output lacks ack %s:\n%s", want, out)
+		}
+	}
+	if got := len(readAll(t, n, "grpcurl-1")); got != 3 {
+		t.Fatalf("stored %d records, want 3", got)
 	}
 }

@@ -98,7 +98,7 @@ func (s *ingestKeyService) CreateIngestKey(ctx context.Context, req *ingestgatev
 		// The only record that can be missing is the workspace.
 		return nil, s.storeError(ctx, err, "workspace", ws)
 	}
-	return &ingestgatev1.CreateIngestKeyResponse{IngestKey: ingestKeyToPB(k, now), Secret: token}, nil
+	return &ingestgatev1.CreateIngestKeyResponse{IngestKey: s.ingestKeyPB(k, now), Secret: token}, nil
 }
 
 // applyIngestKeyFields copies the fields named by paths from in to k after
@@ -163,7 +163,7 @@ func (s *ingestKeyService) GetIngestKey(ctx context.Context, req *ingestgatev1.G
 	if err != nil {
 		return nil, s.storeError(ctx, err, "ingest key", req.GetKeyId())
 	}
-	return &ingestgatev1.GetIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now())}, nil
+	return &ingestgatev1.GetIngestKeyResponse{IngestKey: s.ingestKeyPB(k, s.now())}, nil
 }
 
 func (s *ingestKeyService) ListIngestKeys(ctx context.Context, req *ingestgatev1.ListIngestKeysRequest) (*ingestgatev1.ListIngestKeysResponse, error) {
@@ -193,7 +193,7 @@ func (s *ingestKeyService) ListIngestKeys(ctx context.Context, req *ingestgatev1
 	resp := &ingestgatev1.ListIngestKeysResponse{NextPageToken: next}
 	now := s.now()
 	for _, k := range keys {
-		resp.IngestKeys = append(resp.IngestKeys, ingestKeyToPB(k, now))
+		resp.IngestKeys = append(resp.IngestKeys, s.ingestKeyPB(k, now))
 	}
 	return resp, nil
 }
@@ -215,7 +215,7 @@ func (s *ingestKeyService) UpdateIngestKey(ctx context.Context, req *ingestgatev
 	if err != nil {
 		return nil, err
 	}
-	return &ingestgatev1.UpdateIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now())}, nil
+	return &ingestgatev1.UpdateIngestKeyResponse{IngestKey: s.ingestKeyPB(k, s.now())}, nil
 }
 
 func (s *ingestKeyService) DeactivateIngestKey(ctx context.Context, req *ingestgatev1.DeactivateIngestKeyRequest) (*ingestgatev1.DeactivateIngestKeyResponse, error) {
@@ -227,7 +227,7 @@ func (s *ingestKeyService) DeactivateIngestKey(ctx context.Context, req *ingestg
 	if err != nil {
 		return nil, err
 	}
-	return &ingestgatev1.DeactivateIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now())}, nil
+	return &ingestgatev1.DeactivateIngestKeyResponse{IngestKey: s.ingestKeyPB(k, s.now())}, nil
 }
 
 func (s *ingestKeyService) ActivateIngestKey(ctx context.Context, req *ingestgatev1.ActivateIngestKeyRequest) (*ingestgatev1.ActivateIngestKeyResponse, error) {
@@ -239,7 +239,7 @@ func (s *ingestKeyService) ActivateIngestKey(ctx context.Context, req *ingestgat
 	if err != nil {
 		return nil, err
 	}
-	return &ingestgatev1.ActivateIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now())}, nil
+	return &ingestgatev1.ActivateIngestKeyResponse{IngestKey: s.ingestKeyPB(k, s.now())}, nil
 }
 
 func (s *ingestKeyService) RotateIngestKey(ctx context.Context, req *ingestgatev1.RotateIngestKeyRequest) (*ingestgatev1.RotateIngestKeyResponse, error) {
@@ -251,7 +251,7 @@ func (s *ingestKeyService) RotateIngestKey(ctx context.Context, req *ingestgatev
 	if err != nil {
 		return nil, err
 	}
-	return &ingestgatev1.RotateIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now()), Secret: token}, nil
+	return &ingestgatev1.RotateIngestKeyResponse{IngestKey: s.ingestKeyPB(k, s.now()), Secret: token}, nil
 }
 
 func (s *ingestKeyService) RevokeIngestKey(ctx context.Context, req *ingestgatev1.RevokeIngestKeyRequest) (*ingestgatev1.RevokeIngestKeyResponse, error) {
@@ -263,7 +263,7 @@ func (s *ingestKeyService) RevokeIngestKey(ctx context.Context, req *ingestgatev
 	if err != nil {
 		return nil, err
 	}
-	return &ingestgatev1.RevokeIngestKeyResponse{IngestKey: ingestKeyToPB(k, s.now())}, nil
+	return &ingestgatev1.RevokeIngestKeyResponse{IngestKey: s.ingestKeyPB(k, s.now())}, nil
 }
 
 func (s *ingestKeyService) DeleteIngestKey(ctx context.Context, req *ingestgatev1.DeleteIngestKeyRequest) (*ingestgatev1.DeleteIngestKeyResponse, error) {

@@ -11,13 +11,15 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// Methods of these services need no management credential: health and
-// reflection are for probes and tools, and devices authenticate with ingest
-// keys inside TelemetryService itself.
+// These methods need no management credential: health and reflection are
+// for probes and tools, and devices authenticate with ingest keys inside
+// Connect and Publish themselves.
 var publicServices = []string{
 	"/grpc.health.v1.Health/",
 	"/grpc.reflection.v1.ServerReflection/",
 	"/grpc.reflection.v1alpha.ServerReflection/",
+	"/ingestgate.v1.TelemetryService/Connect",
+	"/ingestgate.v1.TelemetryService/Publish",
 }
 
 func isPublic(fullMethod string) bool {

@@ -15,11 +15,17 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/ingestgate/ingestgate/bus"
+	"github.com/ingestgate/ingestgate/bus/local"
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/sqlite"
+	"github.com/ingestgate/ingestgate/server/registry"
+	"github.com/ingestgate/ingestgate/sink"
+	sinksqlite "github.com/ingestgate/ingestgate/sink/sqlite"
 )
 
 // Server is one ingestgate node. New assembles it, Serve runs it until its
@@ -32,6 +38,13 @@ type Server struct {
 	hasher   keystore.Hasher
 	ingestFmt,
 	apiFmt keystore.TokenFormat
+
+	sink     sink.Sink
+	bus      bus.Bus
+	busStop  func()
+	streams  *registry.Registry
+	limiters *keyLimiters
+	usage    *usageTracker
 
 	grpc    *grpc.Server
 	health  *health.Server
@@ -73,6 +86,21 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.verifier = keystore.NewVerifier(s.store, s.hasher, s.ingestFmt, s.apiFmt, keystore.VerifierConfig{})
+	sinkPath, err := cfg.sinkPath()
+	if err != nil {
+		return nil, err
+	}
+	if s.sink, err = sinksqlite.Open(ctx, sinkPath, sinksqlite.Config{}); err != nil {
+		return nil, fmt.Errorf("open sink: %w", err)
+	}
+	s.streams = registry.New(cfg.MaxStreamsPerDevice)
+	s.limiters = newKeyLimiters(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch)
+	s.usage = newUsageTracker(s.store, s.log)
+	// Events from every node (this one included) reach applyEvent.
+	s.bus = local.New()
+	if s.busStop, err = s.bus.Subscribe(s.applyEvent); err != nil {
+		return nil, fmt.Errorf("subscribe to key events: %w", err)
+	}
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -81,12 +109,17 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		// Pings find dead device connections (a device that lost power
+		// never says goodbye); the policy lets SDKs ping idle connections.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
 	ingestgatev1.RegisterWorkspaceServiceServer(s.grpc, &workspaceService{Server: s})
 	ingestgatev1.RegisterIngestKeyServiceServer(s.grpc, newIngestKeyService(s))
 	ingestgatev1.RegisterDeviceServiceServer(s.grpc, &deviceService{Server: s})
 	ingestgatev1.RegisterApiKeyServiceServer(s.grpc, newAPIKeyService(s))
 	ingestgatev1.RegisterEventServiceServer(s.grpc, &eventService{Server: s})
+	ingestgatev1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{Server: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -113,6 +146,10 @@ func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 // Serve runs both listeners until ctx ends or one fails, then shuts down.
 func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 2)
+	usageCtx, stopUsage := context.WithCancel(context.Background())
+	usageDone := make(chan struct{})
+	go func() { s.usage.run(usageCtx, s.cfg.UsageFlushInterval); close(usageDone) }()
+	defer func() { stopUsage(); <-usageDone }()
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errc <- s.http.Serve(s.httpLis) }()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
@@ -140,6 +177,9 @@ func (s *Server) shutdown() {
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("http shutdown", slog.Any("error", err))
 	}
+	// Device streams never end by themselves: tell each to reconnect
+	// elsewhere (not a credential close), so GracefulStop can finish.
+	s.closeAll(s.streams.All(), closeFor(goodbyeShutdown))
 	stopped := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(stopped) }()
 	select {
@@ -159,6 +199,17 @@ func (s *Server) Close() {
 		for _, l := range []net.Listener{s.httpLis, s.grpcLis} {
 			if l != nil {
 				l.Close()
+			}
+		}
+		if s.busStop != nil {
+			s.busStop()
+		}
+		if s.bus != nil {
+			s.bus.Close()
+		}
+		if s.sink != nil {
+			if err := s.sink.Close(); err != nil {
+				s.log.Warn("close sink", slog.Any("error", err))
 			}
 		}
 		if s.store != nil {

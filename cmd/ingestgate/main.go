@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -65,7 +66,21 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.StringVar(&cfg.KeyPepper, "key-pepper", "", "secret that keys the token hash (HMAC-SHA-256); same on every node, never change it")
 	fs.StringVar(&cfg.BootstrapAPIKey, "bootstrap-api-key", "", "admin API key to create on an empty store (default: generate and print once)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
-	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest management request accepted")
+	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request body or gRPC message accepted")
+	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), or sqlite:<path>")
+	fs.IntVar(&cfg.MaxRecordsPerBatch, "max-records-per-batch", cfg.MaxRecordsPerBatch, "most records in one batch or publish")
+	fs.IntVar(&cfg.MaxStreamsPerKey, "max-streams-per-key", cfg.MaxStreamsPerKey, "streams per ingest key on this node, for keys without their own limit (0: unlimited)")
+	fs.IntVar(&cfg.MaxStreamsPerDevice, "max-streams-per-device", cfg.MaxStreamsPerDevice, "streams per device on this node (0: unlimited)")
+	fs.Func("records-per-second", "records/s per ingest key on this node, for keys without their own rate (0: unlimited)", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		cfg.DefaultRecordsPerSecond = uint32(n)
+		return err
+	})
+	fs.IntVar(&cfg.StreamWindow, "stream-window", cfg.StreamWindow, "batches one stream may have awaiting their ack")
+	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "close a stream that sent nothing for this long (0: never)")
+	fs.DurationVar(&cfg.KeepaliveTime, "keepalive-time", cfg.KeepaliveTime, "ping a quiet connection after this long")
+	fs.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "drop a connection whose ping is not answered within this")
+	fs.DurationVar(&cfg.UsageFlushInterval, "usage-flush-interval", cfg.UsageFlushInterval, "how often key usage and device last-seen times are written")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {

@@ -10,7 +10,7 @@ import (
 var apiKeys = table{name: "api_keys", keys: 1, cols: concat(
 	[]string{"id", "name", "description", "permissions", "workspace_ids"},
 	credentialCols,
-	[]string{"create_time", "update_time"},
+	[]string{"last_used_time", "create_time", "update_time"},
 )}
 
 var (
@@ -31,14 +31,14 @@ func apiKeyArgs(k *keystore.APIKey) ([]any, error) {
 	}
 	args := []any{k.ID, k.Name, k.Description, perms, wss}
 	args = append(args, credentialArgs(&k.Credential)...)
-	return append(args, timeArg(k.CreateTime), timeArg(k.UpdateTime)), nil
+	return append(args, timeArg(k.LastUsedTime), timeArg(k.CreateTime), timeArg(k.UpdateTime)), nil
 }
 
 func scanAPIKey(sc scanner) (keystore.APIKey, error) {
 	var k keystore.APIKey
 	dest := []any{&k.ID, &k.Name, &k.Description, listCol[keystore.Permission]{&k.Permissions}, listCol[string]{&k.WorkspaceIDs}}
 	dest = append(dest, credentialDest(&k.Credential)...)
-	dest = append(dest, timeCol{&k.CreateTime}, timeCol{&k.UpdateTime})
+	dest = append(dest, timeCol{&k.LastUsedTime}, timeCol{&k.CreateTime}, timeCol{&k.UpdateTime})
 	err := sc.Scan(dest...)
 	return k, err
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/ingestgate/ingestgate/keystore"
@@ -32,6 +33,25 @@ func (c timeCol) Scan(src any) error {
 	default:
 		return fmt.Errorf("time column: unexpected %T", src)
 	}
+	return nil
+}
+
+// counterArg stores a usage counter; INTEGER is signed, so it saturates at
+// math.MaxInt64.
+func counterArg(n uint64) int64 {
+	return int64(min(n, math.MaxInt64))
+}
+
+// counterCol scans a usage counter without the reflection (and string
+// conversion) database/sql uses for unsigned destinations.
+type counterCol struct{ n *uint64 }
+
+func (c counterCol) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok || v < 0 {
+		return fmt.Errorf("counter column: unexpected %T %v", src, src)
+	}
+	*c.n = uint64(v)
 	return nil
 }
 

@@ -3,23 +3,24 @@ package sqlite
 import "github.com/ingestgate/ingestgate/keystore"
 
 // The credential columns are shared by ingest_keys and api_keys, in this
-// order.
+// order. last_used_time is not among them: it is usage for ingest keys
+// (written by RecordUsage only) but an ordinary column for API keys.
 var credentialCols = []string{
 	"hash", "display_prefix", "status", "expire_time", "revoke_time", "revoke_reason",
-	"previous_hash", "previous_display_prefix", "previous_expire_time", "last_used_time",
+	"previous_hash", "previous_display_prefix", "previous_expire_time",
 }
 
 func credentialArgs(c *keystore.Credential) []any {
 	return []any{
 		hashArg(c.Hash), c.DisplayPrefix, int64(c.Status), timeArg(c.ExpireTime), timeArg(c.RevokeTime), c.RevokeReason,
-		hashArg(c.PreviousHash), c.PreviousDisplayPrefix, timeArg(c.PreviousExpireTime), timeArg(c.LastUsedTime),
+		hashArg(c.PreviousHash), c.PreviousDisplayPrefix, timeArg(c.PreviousExpireTime),
 	}
 }
 
 func credentialDest(c *keystore.Credential) []any {
 	return []any{
 		hashCol{&c.Hash}, &c.DisplayPrefix, &c.Status, timeCol{&c.ExpireTime}, timeCol{&c.RevokeTime}, &c.RevokeReason,
-		hashCol{&c.PreviousHash}, &c.PreviousDisplayPrefix, timeCol{&c.PreviousExpireTime}, timeCol{&c.LastUsedTime},
+		hashCol{&c.PreviousHash}, &c.PreviousDisplayPrefix, timeCol{&c.PreviousExpireTime},
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"github.com/ingestgate/ingestgate/keystore"
 )
 
-var devices = table{name: "devices", keys: 2, cols: []string{
-	"workspace_id", "id", "display_name", "tags", "create_time", "update_time", "last_seen_time",
-}}
+var devices = table{
+	name: "devices", keys: 2,
+	cols:  []string{"workspace_id", "id", "display_name", "tags", "create_time", "update_time"},
+	usage: []string{"last_seen_time"},
+}
 
 var (
 	deviceSelect = devices.selectSQL()
@@ -22,7 +24,7 @@ func deviceArgs(d *keystore.Device) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{d.WorkspaceID, d.ID, d.DisplayName, tags, timeArg(d.CreateTime), timeArg(d.UpdateTime), timeArg(d.LastSeenTime)}, nil
+	return []any{d.WorkspaceID, d.ID, d.DisplayName, tags, timeArg(d.CreateTime), timeArg(d.UpdateTime)}, nil
 }
 
 func scanDevice(sc scanner) (keystore.Device, error) {

@@ -10,6 +10,7 @@
 // Concurrency: writes go through a single connection with transactions
 // begun IMMEDIATE, so writers queue in-process instead of failing with
 // SQLITE_BUSY; reads use a separate pool and, in WAL mode, never wait for
-// the writer. Do not call Store.ReadWrite from inside a ReadWrite callback:
-// it would wait for the connection the outer call holds.
+// the writer. RecordUsage queues on the same connection. Do not call
+// Store.ReadWrite or RecordUsage from inside a ReadWrite callback: it would
+// wait for the connection the outer call holds.
 package sqlite

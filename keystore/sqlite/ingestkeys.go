@@ -7,11 +7,15 @@ import (
 	"github.com/ingestgate/ingestgate/keystore"
 )
 
-var ingestKeys = table{name: "ingest_keys", keys: 2, cols: concat(
-	[]string{"id", "workspace_id", "name", "description", "labels", "scope", "records_per_second", "max_streams"},
-	credentialCols,
-	[]string{"create_time", "update_time"},
-)}
+var ingestKeys = table{
+	name: "ingest_keys", keys: 2,
+	cols: concat(
+		[]string{"id", "workspace_id", "name", "description", "labels", "scope", "records_per_second", "max_streams"},
+		credentialCols,
+		[]string{"create_time", "update_time"},
+	),
+	usage: []string{"last_used_time", "records_received", "batches_received"},
+}
 
 var (
 	ingestKeySelect = ingestKeys.selectSQL()
@@ -38,7 +42,8 @@ func scanIngestKey(sc scanner) (keystore.IngestKey, error) {
 	var k keystore.IngestKey
 	dest := []any{&k.ID, &k.WorkspaceID, &k.Name, &k.Description, mapCol{&k.Labels}, scopeCol{&k.Scope}, &k.Limits.RecordsPerSecond, &k.Limits.MaxStreams}
 	dest = append(dest, credentialDest(&k.Credential)...)
-	dest = append(dest, timeCol{&k.CreateTime}, timeCol{&k.UpdateTime})
+	dest = append(dest, timeCol{&k.CreateTime}, timeCol{&k.UpdateTime},
+		timeCol{&k.LastUsedTime}, counterCol{&k.RecordsReceived}, counterCol{&k.BatchesReceived})
 	err := sc.Scan(dest...)
 	return k, err
 }

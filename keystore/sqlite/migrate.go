@@ -61,6 +61,12 @@ func migrate(ctx context.Context, db *sql.DB) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return applyMigrations(ctx, db, ms)
+}
+
+// applyMigrations is migrate with the list given, so tests can build the
+// database an older binary left behind.
+func applyMigrations(ctx context.Context, db *sql.DB, ms []migration) (int, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: migrate: begin: %w", err)

@@ -18,10 +18,13 @@ type table struct {
 	name string
 	cols []string
 	keys int
+	// usage columns are selected after cols but never inserted or updated:
+	// they start at their defaults and only RecordUsage writes them.
+	usage []string
 }
 
 func (t table) selectSQL() string {
-	return "SELECT " + strings.Join(t.cols, ", ") + " FROM " + t.name
+	return "SELECT " + strings.Join(concat(t.cols, t.usage), ", ") + " FROM " + t.name
 }
 
 func (t table) insertSQL() string {

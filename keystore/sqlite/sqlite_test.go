@@ -2,10 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/storetest"
@@ -90,6 +93,75 @@ func TestReopen(t *testing.T) {
 	})
 	if err != nil || seq != 2 {
 		t.Fatalf("AppendEvent after reopen = sequence %d, %v; want 2", seq, err)
+	}
+}
+
+// A database an older binary wrote, before the usage counters, gets them
+// at zero on Open and keeps the last_used_time it had.
+func TestMigrateAddsUsage(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(all, func(m migration) bool { return m.name == "0002_ingest_key_usage.sql" })
+	if old < 0 {
+		t.Fatal("migration 0002_ingest_key_usage.sql not found")
+	}
+	db, err := sql.Open("sqlite", dsn(path, []string{"foreign_keys(1)"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := applyMigrations(ctx, db, all[:old]); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	k := keystore.IngestKey{
+		ID: keystore.NewID("ik_"), WorkspaceID: "ws-a", Name: "old",
+		Credential: keystore.Credential{Hash: sha256.Sum256([]byte("old")), Status: keystore.StatusActive},
+	}
+	args, err := ingestKeyArgs(&k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []struct {
+		query string
+		args  []any
+	}{
+		{workspaceInsert, workspaceArgs(keystore.Workspace{ID: "ws-a"})},
+		{ingestKeyInsert, args},
+		{"UPDATE ingest_keys SET last_used_time = ?", []any{timeArg(now)}},
+	} {
+		if _, err := db.ExecContext(ctx, st.query, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.query, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if want := len(all) - old; s.applied != want {
+		t.Fatalf("Open applied %d migrations, want %d", s.applied, want)
+	}
+	got, err := s.GetIngestKey(ctx, "ws-a", k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.LastUsedTime.Equal(now.Truncate(time.Microsecond)) || got.RecordsReceived != 0 || got.BatchesReceived != 0 {
+		t.Fatalf("after migration: last used %v, counters %d, %d; want %v, 0, 0", got.LastUsedTime, got.RecordsReceived, got.BatchesReceived, now)
+	}
+	err = s.RecordUsage(ctx, []keystore.KeyUsage{{WorkspaceID: "ws-a", KeyID: k.ID, LastUsed: now.Add(time.Second), Records: 3, Batches: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.GetIngestKey(ctx, "ws-a", k.ID); err != nil || got.RecordsReceived != 3 || got.BatchesReceived != 1 {
+		t.Fatalf("after RecordUsage: %+v, %v", got, err)
 	}
 }
 

@@ -27,6 +27,9 @@ type Store struct {
 	reader // over the read pool
 	write  *sql.DB
 	read   *sql.DB
+	// Prepared on the write pool for RecordUsage, which runs them once per
+	// entry of every flush.
+	addKeyUsage, addDeviceSeen *sql.Stmt
 	// applied is how many migrations Open ran (for tests).
 	applied int
 }
@@ -112,6 +115,14 @@ func dsn(path string, pragmas []string, extra ...string) string {
 // server's recovery logs it with its stack. fn is never retried: with one
 // writer there are no serialization failures to retry.
 func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx keystore.Tx) error) error {
+	return s.writeTx(ctx, func(sqlTx *sql.Tx) error {
+		return fn(ctx, &tx{reader: reader{q: sqlTx}})
+	})
+}
+
+// writeTx is ReadWrite over the bare *sql.Tx: commit when fn returns nil,
+// roll back on an error (returned as is) or a panic (which continues).
+func (s *Store) writeTx(ctx context.Context, fn func(sqlTx *sql.Tx) error) error {
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -123,7 +134,7 @@ func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx k
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err := fn(ctx, &tx{reader: reader{q: sqlTx}}); err != nil {
+	if err := fn(sqlTx); err != nil {
 		return err
 	}
 	done = true
@@ -146,13 +157,23 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // prepare readies the by-hash lookups on the read pool: they run on every
 // credential check the cache misses, and preparing is over half their cost.
+// It also readies RecordUsage's updates on the write pool.
 func (s *Store) prepare(ctx context.Context) error {
-	var err error
-	if s.findIngestKey, err = s.read.PrepareContext(ctx, ingestKeyFind); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
-	}
-	if s.findAPIKey, err = s.read.PrepareContext(ctx, apiKeyFind); err != nil {
-		return fmt.Errorf("sqlite: prepare: %w", err)
+	for _, p := range []struct {
+		st    **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&s.findIngestKey, s.read, ingestKeyFind},
+		{&s.findAPIKey, s.read, apiKeyFind},
+		{&s.addKeyUsage, s.write, addKeyUsageSQL},
+		{&s.addDeviceSeen, s.write, addDeviceSeenSQL},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		*p.st = st
 	}
 	return nil
 }
@@ -161,7 +182,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // WAL into the database file.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.findIngestKey, s.findAPIKey} {
+	for _, st := range []*sql.Stmt{s.findIngestKey, s.findAPIKey, s.addKeyUsage, s.addDeviceSeen} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

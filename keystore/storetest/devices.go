@@ -20,10 +20,15 @@ func createDevices(t *testing.T, s keystore.Store, devs ...keystore.Device) {
 	})
 }
 
-// checkDevice reads d back through Get and List.
+// checkDevice reads d back through Get and List, expecting it never seen.
 func checkDevice(t *testing.T, s keystore.Store, d keystore.Device) {
 	t.Helper()
-	want := wantDevice(d)
+	checkDeviceIs(t, s, d, wantDevice(d))
+}
+
+// checkDeviceIs reads d back through Get and List and compares with want.
+func checkDeviceIs(t *testing.T, s keystore.Store, d, want keystore.Device) {
+	t.Helper()
 	got, err := s.GetDevice(t.Context(), d.WorkspaceID, d.ID)
 	noErr(t, "GetDevice", err)
 	equal(t, "GetDevice", got, want)
@@ -54,6 +59,7 @@ func testDevices(t *testing.T, newStore Factory) {
 		s := withWorkspaces(t, newStore, "ws-a")
 		d := fullDevice("ws-a", "dev-1")
 		createDevices(t, s, d)
+		// LastSeenTime is usage: Update ignores it.
 		d.DisplayName, d.Tags = "renamed", map[string]string{"site": "paris"}
 		d.UpdateTime, d.LastSeenTime = at(30), at(31)
 		write(t, s, func(ctx context.Context, tx keystore.Tx) error { return tx.UpdateDevice(ctx, d) })

@@ -80,7 +80,8 @@ func wantCredential(c keystore.Credential) keystore.Credential {
 }
 
 // fullIngestKey sets every field to a non-zero value, including text that
-// needs escaping and the largest uint32 limit.
+// needs escaping and the largest uint32 limit. Its usage is set too, for
+// Create and Update to ignore.
 func fullIngestKey(ws string) keystore.IngestKey {
 	id := keystore.NewID("ik_")
 	return keystore.IngestKey{
@@ -93,10 +94,12 @@ func fullIngestKey(ws string) keystore.IngestKey {
 			DeviceIDs: []string{"dev-1", "Dev.2:x"},
 			Tags:      []keystore.Tag{{Key: "site", Value: "berlin"}, {Key: "line", Value: "3"}},
 		},
-		Limits:     keystore.Limits{RecordsPerSecond: math.MaxUint32, MaxStreams: 7},
-		Credential: fullCredential(id),
-		CreateTime: at(3),
-		UpdateTime: at(4),
+		Limits:          keystore.Limits{RecordsPerSecond: math.MaxUint32, MaxStreams: 7},
+		Credential:      fullCredential(id),
+		RecordsReceived: 1 << 40,
+		BatchesReceived: 77,
+		CreateTime:      at(3),
+		UpdateTime:      at(4),
 	}
 }
 
@@ -111,15 +114,30 @@ func simpleIngestKey(ws, name string, labels map[string]string) keystore.IngestK
 	}
 }
 
+// wantIngestKey is k as a store returns it while no usage is recorded:
+// Create and Update ignore the usage fields.
 func wantIngestKey(k keystore.IngestKey) keystore.IngestKey {
+	return wantIngestKeyUsage(k, usage{})
+}
+
+// usage is what RecordUsage stored for a key or, with last only, a device.
+type usage struct {
+	last             time.Time
+	records, batches uint64
+}
+
+// wantIngestKeyUsage is k as a store returns it with usage u recorded.
+func wantIngestKeyUsage(k keystore.IngestKey, u usage) keystore.IngestKey {
 	k.Labels = nilMap(k.Labels)
 	k.Scope.DeviceIDs = nilSlice(k.Scope.DeviceIDs)
 	k.Scope.Tags = nilSlice(k.Scope.Tags)
 	k.Credential = wantCredential(k.Credential)
 	k.CreateTime, k.UpdateTime = utc(k.CreateTime), utc(k.UpdateTime)
+	k.LastUsedTime, k.RecordsReceived, k.BatchesReceived = utc(u.last), u.records, u.batches
 	return k
 }
 
+// fullDevice sets every field, LastSeenTime for Create and Update to ignore.
 func fullDevice(ws, id string) keystore.Device {
 	return keystore.Device{
 		WorkspaceID:  ws,
@@ -132,9 +150,17 @@ func fullDevice(ws, id string) keystore.Device {
 	}
 }
 
+// wantDevice is d as a store returns it while it was never seen: Create
+// and Update ignore LastSeenTime.
 func wantDevice(d keystore.Device) keystore.Device {
+	return wantDeviceSeen(d, time.Time{})
+}
+
+// wantDeviceSeen is d as a store returns it when RecordUsage last saw it
+// at last.
+func wantDeviceSeen(d keystore.Device, last time.Time) keystore.Device {
 	d.Tags = nilMap(d.Tags)
-	d.CreateTime, d.UpdateTime, d.LastSeenTime = utc(d.CreateTime), utc(d.UpdateTime), utc(d.LastSeenTime)
+	d.CreateTime, d.UpdateTime, d.LastSeenTime = utc(d.CreateTime), utc(d.UpdateTime), utc(last)
 	return d
 }
 

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) keystore.Store) {
 	t.Run("Devices", func(t *testing.T) { testDevices(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
+	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, newStore) })
 }
 

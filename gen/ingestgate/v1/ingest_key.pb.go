@@ -228,7 +228,14 @@ type IngestKey struct {
 	CreateTime               *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime               *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Updated in the background, so it may lag by a few seconds.
-	LastUsedTime  *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_used_time,json=lastUsedTime,proto3" json:"last_used_time,omitempty"`
+	LastUsedTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_used_time,json=lastUsedTime,proto3" json:"last_used_time,omitempty"`
+	// Output only: records and batches stored with this key, counted in the
+	// background like last_used_time.
+	RecordsReceived uint64 `protobuf:"varint,19,opt,name=records_received,json=recordsReceived,proto3" json:"records_received,omitempty"`
+	BatchesReceived uint64 `protobuf:"varint,20,opt,name=batches_received,json=batchesReceived,proto3" json:"batches_received,omitempty"`
+	// Output only: streams open with this key on the node that served the
+	// call.
+	LiveStreams   int32 `protobuf:"varint,21,opt,name=live_streams,json=liveStreams,proto3" json:"live_streams,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -387,6 +394,27 @@ func (x *IngestKey) GetLastUsedTime() *timestamppb.Timestamp {
 		return x.LastUsedTime
 	}
 	return nil
+}
+
+func (x *IngestKey) GetRecordsReceived() uint64 {
+	if x != nil {
+		return x.RecordsReceived
+	}
+	return 0
+}
+
+func (x *IngestKey) GetBatchesReceived() uint64 {
+	if x != nil {
+		return x.BatchesReceived
+	}
+	return 0
+}
+
+func (x *IngestKey) GetLiveStreams() int32 {
+	if x != nil {
+		return x.LiveStreams
+	}
+	return 0
 }
 
 type CreateIngestKeyRequest struct {
@@ -1344,7 +1372,7 @@ const file_ingestgate_v1_ingest_key_proto_rawDesc = "" +
 	"\tKeyLimits\x12,\n" +
 	"\x12records_per_second\x18\x01 \x01(\rR\x10recordsPerSecond\x12\x1f\n" +
 	"\vmax_streams\x18\x02 \x01(\rR\n" +
-	"maxStreams\"\xaf\a\n" +
+	"maxStreams\"\xa8\b\n" +
 	"\tIngestKey\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fworkspace_id\x18\x02 \x01(\tR\vworkspaceId\x12\x12\n" +
@@ -1368,7 +1396,10 @@ const file_ingestgate_v1_ingest_key_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12@\n" +
-	"\x0elast_used_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastUsedTime\x1a9\n" +
+	"\x0elast_used_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastUsedTime\x12)\n" +
+	"\x10records_received\x18\x13 \x01(\x04R\x0frecordsReceived\x12)\n" +
+	"\x10batches_received\x18\x14 \x01(\x04R\x0fbatchesReceived\x12!\n" +
+	"\flive_streams\x18\x15 \x01(\x05R\vliveStreams\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"t\n" +

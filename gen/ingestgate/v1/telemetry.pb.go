@@ -38,21 +38,24 @@ const (
 	GoodbyeReason_GOODBYE_REASON_DEVICE_DISCONNECTED GoodbyeReason = 8
 	// Not a credential close: reconnect, ideally to another node.
 	GoodbyeReason_GOODBYE_REASON_SERVER_SHUTDOWN GoodbyeReason = 9
+	// The workspace was deleted with its keys.
+	GoodbyeReason_GOODBYE_REASON_WORKSPACE_DELETED GoodbyeReason = 10
 )
 
 // Enum value maps for GoodbyeReason.
 var (
 	GoodbyeReason_name = map[int32]string{
-		0: "GOODBYE_REASON_UNSPECIFIED",
-		1: "GOODBYE_REASON_KEY_REVOKED",
-		2: "GOODBYE_REASON_KEY_DEACTIVATED",
-		3: "GOODBYE_REASON_KEY_DELETED",
-		4: "GOODBYE_REASON_KEY_EXPIRED",
-		5: "GOODBYE_REASON_KEY_ROTATED",
-		6: "GOODBYE_REASON_OUT_OF_SCOPE",
-		7: "GOODBYE_REASON_DEVICE_DELETED",
-		8: "GOODBYE_REASON_DEVICE_DISCONNECTED",
-		9: "GOODBYE_REASON_SERVER_SHUTDOWN",
+		0:  "GOODBYE_REASON_UNSPECIFIED",
+		1:  "GOODBYE_REASON_KEY_REVOKED",
+		2:  "GOODBYE_REASON_KEY_DEACTIVATED",
+		3:  "GOODBYE_REASON_KEY_DELETED",
+		4:  "GOODBYE_REASON_KEY_EXPIRED",
+		5:  "GOODBYE_REASON_KEY_ROTATED",
+		6:  "GOODBYE_REASON_OUT_OF_SCOPE",
+		7:  "GOODBYE_REASON_DEVICE_DELETED",
+		8:  "GOODBYE_REASON_DEVICE_DISCONNECTED",
+		9:  "GOODBYE_REASON_SERVER_SHUTDOWN",
+		10: "GOODBYE_REASON_WORKSPACE_DELETED",
 	}
 	GoodbyeReason_value = map[string]int32{
 		"GOODBYE_REASON_UNSPECIFIED":         0,
@@ -65,6 +68,7 @@ var (
 		"GOODBYE_REASON_DEVICE_DELETED":      7,
 		"GOODBYE_REASON_DEVICE_DISCONNECTED": 8,
 		"GOODBYE_REASON_SERVER_SHUTDOWN":     9,
+		"GOODBYE_REASON_WORKSPACE_DELETED":   10,
 	}
 )
 
@@ -822,10 +826,12 @@ func (x *TelemetryEntry) GetRecord() *Record {
 type SubscribeRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	WorkspaceId string                 `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
-	// Start after this cursor; empty: only new telemetry.
+	// Start after this cursor; empty: only new telemetry (unless from_start).
 	AfterCursor string `protobuf:"bytes,2,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
 	// Only this device.
-	DeviceId      string `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	DeviceId string `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// Start with the oldest stored entry; after_cursor must be empty.
+	FromStart     bool `protobuf:"varint,4,opt,name=from_start,json=fromStart,proto3" json:"from_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -881,6 +887,13 @@ func (x *SubscribeRequest) GetDeviceId() string {
 	return ""
 }
 
+func (x *SubscribeRequest) GetFromStart() bool {
+	if x != nil {
+		return x.FromStart
+	}
+	return false
+}
+
 type SubscribeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Entries       []*TelemetryEntry      `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
@@ -923,6 +936,131 @@ func (x *SubscribeResponse) GetEntries() []*TelemetryEntry {
 		return x.Entries
 	}
 	return nil
+}
+
+type ReadTelemetryRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	WorkspaceId string                 `protobuf:"bytes,1,opt,name=workspace_id,json=workspaceId,proto3" json:"workspace_id,omitempty"`
+	// Entries after this cursor; empty: from the oldest.
+	AfterCursor string `protobuf:"bytes,2,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	// Only this device.
+	DeviceId string `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// At most this many entries (default 100, at most 1000).
+	PageSize      int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadTelemetryRequest) Reset() {
+	*x = ReadTelemetryRequest{}
+	mi := &file_ingestgate_v1_telemetry_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadTelemetryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadTelemetryRequest) ProtoMessage() {}
+
+func (x *ReadTelemetryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ingestgate_v1_telemetry_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadTelemetryRequest.ProtoReflect.Descriptor instead.
+func (*ReadTelemetryRequest) Descriptor() ([]byte, []int) {
+	return file_ingestgate_v1_telemetry_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReadTelemetryRequest) GetWorkspaceId() string {
+	if x != nil {
+		return x.WorkspaceId
+	}
+	return ""
+}
+
+func (x *ReadTelemetryRequest) GetAfterCursor() string {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return ""
+}
+
+func (x *ReadTelemetryRequest) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *ReadTelemetryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ReadTelemetryResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*TelemetryEntry      `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Pass as after_cursor to continue; equals the request's after_cursor
+	// when nothing new is stored yet.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadTelemetryResponse) Reset() {
+	*x = ReadTelemetryResponse{}
+	mi := &file_ingestgate_v1_telemetry_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadTelemetryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadTelemetryResponse) ProtoMessage() {}
+
+func (x *ReadTelemetryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ingestgate_v1_telemetry_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadTelemetryResponse.ProtoReflect.Descriptor instead.
+func (*ReadTelemetryResponse) Descriptor() ([]byte, []int) {
+	return file_ingestgate_v1_telemetry_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReadTelemetryResponse) GetEntries() []*TelemetryEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ReadTelemetryResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
 }
 
 var File_ingestgate_v1_telemetry_proto protoreflect.FileDescriptor
@@ -982,13 +1120,24 @@ const file_ingestgate_v1_telemetry_proto_rawDesc = "" +
 	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\"\n" +
 	"\ringest_key_id\x18\x04 \x01(\tR\vingestKeyId\x12=\n" +
 	"\freceive_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12-\n" +
-	"\x06record\x18\x06 \x01(\v2\x15.ingestgate.v1.RecordR\x06record\"u\n" +
+	"\x06record\x18\x06 \x01(\v2\x15.ingestgate.v1.RecordR\x06record\"\x94\x01\n" +
 	"\x10SubscribeRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12!\n" +
 	"\fafter_cursor\x18\x02 \x01(\tR\vafterCursor\x12\x1b\n" +
-	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\"L\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x1d\n" +
+	"\n" +
+	"from_start\x18\x04 \x01(\bR\tfromStart\"L\n" +
 	"\x11SubscribeResponse\x127\n" +
-	"\aentries\x18\x01 \x03(\v2\x1d.ingestgate.v1.TelemetryEntryR\aentries*\xe3\x02\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.ingestgate.v1.TelemetryEntryR\aentries\"\x96\x01\n" +
+	"\x14ReadTelemetryRequest\x12!\n" +
+	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12!\n" +
+	"\fafter_cursor\x18\x02 \x01(\tR\vafterCursor\x12\x1b\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\"q\n" +
+	"\x15ReadTelemetryResponse\x127\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.ingestgate.v1.TelemetryEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor*\x89\x03\n" +
 	"\rGoodbyeReason\x12\x1e\n" +
 	"\x1aGOODBYE_REASON_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aGOODBYE_REASON_KEY_REVOKED\x10\x01\x12\"\n" +
@@ -999,11 +1148,14 @@ const file_ingestgate_v1_telemetry_proto_rawDesc = "" +
 	"\x1bGOODBYE_REASON_OUT_OF_SCOPE\x10\x06\x12!\n" +
 	"\x1dGOODBYE_REASON_DEVICE_DELETED\x10\a\x12&\n" +
 	"\"GOODBYE_REASON_DEVICE_DISCONNECTED\x10\b\x12\"\n" +
-	"\x1eGOODBYE_REASON_SERVER_SHUTDOWN\x10\t2\xfc\x01\n" +
+	"\x1eGOODBYE_REASON_SERVER_SHUTDOWN\x10\t\x12$\n" +
+	" GOODBYE_REASON_WORKSPACE_DELETED\x10\n" +
+	"2\xd8\x02\n" +
 	"\x10TelemetryService\x12L\n" +
 	"\aConnect\x12\x1d.ingestgate.v1.ConnectRequest\x1a\x1e.ingestgate.v1.ConnectResponse(\x010\x01\x12H\n" +
 	"\aPublish\x12\x1d.ingestgate.v1.PublishRequest\x1a\x1e.ingestgate.v1.PublishResponse\x12P\n" +
-	"\tSubscribe\x12\x1f.ingestgate.v1.SubscribeRequest\x1a .ingestgate.v1.SubscribeResponse0\x01BAZ?github.com/ingestgate/ingestgate/gen/ingestgate/v1;ingestgatev1b\x06proto3"
+	"\tSubscribe\x12\x1f.ingestgate.v1.SubscribeRequest\x1a .ingestgate.v1.SubscribeResponse0\x01\x12Z\n" +
+	"\rReadTelemetry\x12#.ingestgate.v1.ReadTelemetryRequest\x1a$.ingestgate.v1.ReadTelemetryResponseBAZ?github.com/ingestgate/ingestgate/gen/ingestgate/v1;ingestgatev1b\x06proto3"
 
 var (
 	file_ingestgate_v1_telemetry_proto_rawDescOnce sync.Once
@@ -1018,7 +1170,7 @@ func file_ingestgate_v1_telemetry_proto_rawDescGZIP() []byte {
 }
 
 var file_ingestgate_v1_telemetry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_ingestgate_v1_telemetry_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_ingestgate_v1_telemetry_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_ingestgate_v1_telemetry_proto_goTypes = []any{
 	(GoodbyeReason)(0),            // 0: ingestgate.v1.GoodbyeReason
 	(*Record)(nil),                // 1: ingestgate.v1.Record
@@ -1033,37 +1185,42 @@ var file_ingestgate_v1_telemetry_proto_goTypes = []any{
 	(*TelemetryEntry)(nil),        // 10: ingestgate.v1.TelemetryEntry
 	(*SubscribeRequest)(nil),      // 11: ingestgate.v1.SubscribeRequest
 	(*SubscribeResponse)(nil),     // 12: ingestgate.v1.SubscribeResponse
-	nil,                           // 13: ingestgate.v1.Record.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*structpb.Value)(nil),        // 15: google.protobuf.Value
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*ReadTelemetryRequest)(nil),  // 13: ingestgate.v1.ReadTelemetryRequest
+	(*ReadTelemetryResponse)(nil), // 14: ingestgate.v1.ReadTelemetryResponse
+	nil,                           // 15: ingestgate.v1.Record.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*structpb.Value)(nil),        // 17: google.protobuf.Value
+	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
 }
 var file_ingestgate_v1_telemetry_proto_depIdxs = []int32{
-	14, // 0: ingestgate.v1.Record.time:type_name -> google.protobuf.Timestamp
-	15, // 1: ingestgate.v1.Record.json_value:type_name -> google.protobuf.Value
-	13, // 2: ingestgate.v1.Record.attributes:type_name -> ingestgate.v1.Record.AttributesEntry
+	16, // 0: ingestgate.v1.Record.time:type_name -> google.protobuf.Timestamp
+	17, // 1: ingestgate.v1.Record.json_value:type_name -> google.protobuf.Value
+	15, // 2: ingestgate.v1.Record.attributes:type_name -> ingestgate.v1.Record.AttributesEntry
 	1,  // 3: ingestgate.v1.TelemetryBatch.records:type_name -> ingestgate.v1.Record
 	2,  // 4: ingestgate.v1.ConnectRequest.batch:type_name -> ingestgate.v1.TelemetryBatch
-	16, // 5: ingestgate.v1.Throttle.retry_after:type_name -> google.protobuf.Duration
+	18, // 5: ingestgate.v1.Throttle.retry_after:type_name -> google.protobuf.Duration
 	0,  // 6: ingestgate.v1.Goodbye.reason:type_name -> ingestgate.v1.GoodbyeReason
 	4,  // 7: ingestgate.v1.ConnectResponse.ack:type_name -> ingestgate.v1.Ack
 	5,  // 8: ingestgate.v1.ConnectResponse.throttle:type_name -> ingestgate.v1.Throttle
 	6,  // 9: ingestgate.v1.ConnectResponse.goodbye:type_name -> ingestgate.v1.Goodbye
 	1,  // 10: ingestgate.v1.PublishRequest.records:type_name -> ingestgate.v1.Record
-	14, // 11: ingestgate.v1.TelemetryEntry.receive_time:type_name -> google.protobuf.Timestamp
+	16, // 11: ingestgate.v1.TelemetryEntry.receive_time:type_name -> google.protobuf.Timestamp
 	1,  // 12: ingestgate.v1.TelemetryEntry.record:type_name -> ingestgate.v1.Record
 	10, // 13: ingestgate.v1.SubscribeResponse.entries:type_name -> ingestgate.v1.TelemetryEntry
-	3,  // 14: ingestgate.v1.TelemetryService.Connect:input_type -> ingestgate.v1.ConnectRequest
-	8,  // 15: ingestgate.v1.TelemetryService.Publish:input_type -> ingestgate.v1.PublishRequest
-	11, // 16: ingestgate.v1.TelemetryService.Subscribe:input_type -> ingestgate.v1.SubscribeRequest
-	7,  // 17: ingestgate.v1.TelemetryService.Connect:output_type -> ingestgate.v1.ConnectResponse
-	9,  // 18: ingestgate.v1.TelemetryService.Publish:output_type -> ingestgate.v1.PublishResponse
-	12, // 19: ingestgate.v1.TelemetryService.Subscribe:output_type -> ingestgate.v1.SubscribeResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	10, // 14: ingestgate.v1.ReadTelemetryResponse.entries:type_name -> ingestgate.v1.TelemetryEntry
+	3,  // 15: ingestgate.v1.TelemetryService.Connect:input_type -> ingestgate.v1.ConnectRequest
+	8,  // 16: ingestgate.v1.TelemetryService.Publish:input_type -> ingestgate.v1.PublishRequest
+	11, // 17: ingestgate.v1.TelemetryService.Subscribe:input_type -> ingestgate.v1.SubscribeRequest
+	13, // 18: ingestgate.v1.TelemetryService.ReadTelemetry:input_type -> ingestgate.v1.ReadTelemetryRequest
+	7,  // 19: ingestgate.v1.TelemetryService.Connect:output_type -> ingestgate.v1.ConnectResponse
+	9,  // 20: ingestgate.v1.TelemetryService.Publish:output_type -> ingestgate.v1.PublishResponse
+	12, // 21: ingestgate.v1.TelemetryService.Subscribe:output_type -> ingestgate.v1.SubscribeResponse
+	14, // 22: ingestgate.v1.TelemetryService.ReadTelemetry:output_type -> ingestgate.v1.ReadTelemetryResponse
+	19, // [19:23] is the sub-list for method output_type
+	15, // [15:19] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_ingestgate_v1_telemetry_proto_init() }
@@ -1092,7 +1249,7 @@ func file_ingestgate_v1_telemetry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ingestgate_v1_telemetry_proto_rawDesc), len(file_ingestgate_v1_telemetry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

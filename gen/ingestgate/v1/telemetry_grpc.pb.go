@@ -19,9 +19,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TelemetryService_Connect_FullMethodName   = "/ingestgate.v1.TelemetryService/Connect"
-	TelemetryService_Publish_FullMethodName   = "/ingestgate.v1.TelemetryService/Publish"
-	TelemetryService_Subscribe_FullMethodName = "/ingestgate.v1.TelemetryService/Subscribe"
+	TelemetryService_Connect_FullMethodName       = "/ingestgate.v1.TelemetryService/Connect"
+	TelemetryService_Publish_FullMethodName       = "/ingestgate.v1.TelemetryService/Publish"
+	TelemetryService_Subscribe_FullMethodName     = "/ingestgate.v1.TelemetryService/Subscribe"
+	TelemetryService_ReadTelemetry_FullMethodName = "/ingestgate.v1.TelemetryService/ReadTelemetry"
 )
 
 // TelemetryServiceClient is the client API for TelemetryService service.
@@ -39,8 +40,13 @@ type TelemetryServiceClient interface {
 	Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConnectRequest, ConnectResponse], error)
 	// Publish stores one batch for devices that cannot hold a stream.
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
-	// Subscribe tails a workspace's telemetry from a cursor.
+	// Subscribe tails a workspace's telemetry from a cursor: what is stored
+	// after it, then new entries as they become durable. Needs
+	// `telemetry:read`.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
+	// ReadTelemetry pages through a workspace's stored telemetry, oldest
+	// first. Needs `telemetry:read`.
+	ReadTelemetry(ctx context.Context, in *ReadTelemetryRequest, opts ...grpc.CallOption) (*ReadTelemetryResponse, error)
 }
 
 type telemetryServiceClient struct {
@@ -93,6 +99,16 @@ func (c *telemetryServiceClient) Subscribe(ctx context.Context, in *SubscribeReq
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TelemetryService_SubscribeClient = grpc.ServerStreamingClient[SubscribeResponse]
 
+func (c *telemetryServiceClient) ReadTelemetry(ctx context.Context, in *ReadTelemetryRequest, opts ...grpc.CallOption) (*ReadTelemetryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReadTelemetryResponse)
+	err := c.cc.Invoke(ctx, TelemetryService_ReadTelemetry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TelemetryServiceServer is the server API for TelemetryService service.
 // All implementations must embed UnimplementedTelemetryServiceServer
 // for forward compatibility.
@@ -108,8 +124,13 @@ type TelemetryServiceServer interface {
 	Connect(grpc.BidiStreamingServer[ConnectRequest, ConnectResponse]) error
 	// Publish stores one batch for devices that cannot hold a stream.
 	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
-	// Subscribe tails a workspace's telemetry from a cursor.
+	// Subscribe tails a workspace's telemetry from a cursor: what is stored
+	// after it, then new entries as they become durable. Needs
+	// `telemetry:read`.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
+	// ReadTelemetry pages through a workspace's stored telemetry, oldest
+	// first. Needs `telemetry:read`.
+	ReadTelemetry(context.Context, *ReadTelemetryRequest) (*ReadTelemetryResponse, error)
 	mustEmbedUnimplementedTelemetryServiceServer()
 }
 
@@ -128,6 +149,9 @@ func (UnimplementedTelemetryServiceServer) Publish(context.Context, *PublishRequ
 }
 func (UnimplementedTelemetryServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error {
 	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedTelemetryServiceServer) ReadTelemetry(context.Context, *ReadTelemetryRequest) (*ReadTelemetryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReadTelemetry not implemented")
 }
 func (UnimplementedTelemetryServiceServer) mustEmbedUnimplementedTelemetryServiceServer() {}
 func (UnimplementedTelemetryServiceServer) testEmbeddedByValue()                          {}
@@ -186,6 +210,24 @@ func _TelemetryService_Subscribe_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type TelemetryService_SubscribeServer = grpc.ServerStreamingServer[SubscribeResponse]
 
+func _TelemetryService_ReadTelemetry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReadTelemetryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TelemetryServiceServer).ReadTelemetry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TelemetryService_ReadTelemetry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TelemetryServiceServer).ReadTelemetry(ctx, req.(*ReadTelemetryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TelemetryService_ServiceDesc is the grpc.ServiceDesc for TelemetryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -196,6 +238,10 @@ var TelemetryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Publish",
 			Handler:    _TelemetryService_Publish_Handler,
+		},
+		{
+			MethodName: "ReadTelemetry",
+			Handler:    _TelemetryService_ReadTelemetry_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

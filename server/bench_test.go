@@ -1,0 +1,168 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/server/servertest"
+)
+
+// benchConns spreads bench streams over several client connections, as
+// many devices would arrive.
+const benchConns = 8
+
+func benchClients(b *testing.B, n *servertest.Node) []ingestgatev1.TelemetryServiceClient {
+	var out []ingestgatev1.TelemetryServiceClient
+	for range benchConns {
+		conn, err := grpc.NewClient(n.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { conn.Close() })
+		out = append(out, ingestgatev1.NewTelemetryServiceClient(conn))
+	}
+	return out
+}
+
+// BenchmarkConnect measures acked records/s through Connect into the
+// embedded sink: b.N batches spread over the streams, each stream sending as
+// fast as its window of unacked batches allows.
+func BenchmarkConnect(b *testing.B) {
+	for _, streams := range []int{1, 100, 1000} {
+		for _, batch := range []int{1, 100} {
+			b.Run(fmt.Sprintf("streams=%d/batch=%d", streams, batch), func(b *testing.B) {
+				benchConnect(b, streams, batch)
+			})
+		}
+	}
+}
+
+func benchConnect(b *testing.B, streams, batch int) {
+	n := servertest.Start(b)
+	_, secret := newIngestKey(b, n, &ingestgatev1.IngestKey{})
+	clients := benchClients(b, n)
+	recs := records("bench", batch)
+	type dev struct {
+		s ingestgatev1.TelemetryService_ConnectClient
+	}
+	devs := make([]dev, streams)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range devs {
+		s, err := clients[i%len(clients)].Connect(deviceCtx(ctx, fmt.Sprintf("bench-%d", i), secret))
+		if err != nil {
+			b.Fatal(err)
+		}
+		// A first batch registers the device and the stream.
+		if err := s.Send(batchMsg(0, recs)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			b.Fatal(err)
+		}
+		devs[i] = dev{s}
+	}
+	const window = 64 // the server's default stream window
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, d := range devs {
+		share := b.N / streams
+		if i < b.N%streams {
+			share++
+		}
+		if share == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			credit := make(chan struct{}, window)
+			go func() {
+				for seq := 1; seq <= share; seq++ {
+					credit <- struct{}{}
+					if d.s.Send(batchMsg(uint64(seq), recs)) != nil {
+						return
+					}
+				}
+			}()
+			for range share {
+				if _, err := d.s.Recv(); err != nil {
+					b.Error(err)
+					return
+				}
+				<-credit
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "batches/s")
+}
+
+func batchMsg(seq uint64, recs []*ingestgatev1.Record) *ingestgatev1.ConnectRequest {
+	return &ingestgatev1.ConnectRequest{Message: &ingestgatev1.ConnectRequest_Batch{Batch: &ingestgatev1.TelemetryBatch{Seq: seq, Records: recs}}}
+}
+
+// BenchmarkRevoke measures, for 1000 streams of one key, the time from
+// RevokeIngestKey returning to the last of them ending (the client seeing
+// its final status), per revocation. p50 and max over the b.N revocations
+// are reported besides the mean.
+func BenchmarkRevoke(b *testing.B) {
+	const streams = 1000
+	n := servertest.Start(b)
+	clients := benchClients(b, n)
+	keys := ingestgatev1.NewIngestKeyServiceClient(n.Conn)
+	var delays []time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		k, secret := newIngestKey(b, n, &ingestgatev1.IngestKey{})
+		ended := make(chan time.Time, streams)
+		for j := range streams {
+			s, err := clients[j%len(clients)].Connect(deviceCtx(context.Background(), fmt.Sprintf("r%d-%d", i, j), secret))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Send(batchMsg(1, records("x", 1))); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Recv(); err != nil {
+				b.Fatal(err)
+			}
+			go func() {
+				for {
+					if _, err := s.Recv(); err != nil {
+						ended <- time.Now()
+						return
+					}
+				}
+			}()
+		}
+		b.StartTimer()
+		_, err := keys.RevokeIngestKey(adminCtx(n), &ingestgatev1.RevokeIngestKeyRequest{WorkspaceId: ws, KeyId: k.GetId(), Reason: "bench"})
+		returned := time.Now()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var last time.Time
+		for range streams {
+			if t := <-ended; t.After(last) {
+				last = t
+			}
+		}
+		delays = append(delays, max(last.Sub(returned), 0))
+	}
+	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
+	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(delays[len(delays)-1].Microseconds())/1000, "max-ms")
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/server/registry"
+	"github.com/ingestgate/ingestgate/sink"
+)
+
+type connectStream = grpc.BidiStreamingServer[ingestgatev1.ConnectRequest, ingestgatev1.ConnectResponse]
+
+// Connect serves one device stream. Its life: authenticate before reading
+// any message; register in the stream registry; then a receiver goroutine
+// validates each batch and hands it to the sink, while this goroutine sends
+// the acks in order as batches become durable. A close decided elsewhere
+// (revocation, scope change, ...) arrives through the registry: the stream
+// sends Goodbye and ends with the closure's status.
+func (t *telemetryService) Connect(ss connectStream) error {
+	st, k, err := t.openStream(ss.Context())
+	if err != nil {
+		var r *refusal
+		if errors.As(err, &r) && r.reason != ingestgatev1.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
+			gb := &ingestgatev1.Goodbye{Reason: r.reason, Message: r.st.Message()}
+			_ = ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Goodbye{Goodbye: gb}})
+		}
+		return err
+	}
+	defer t.streams.Remove(st)
+	return t.serveStream(ss, st, k)
+}
+
+// openStream authenticates the device and registers its stream. The key is
+// verified again after registering, so a change committed while the stream
+// was being set up is either seen by that check or finds the stream in the
+// registry: never neither.
+func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *keystore.IngestKey, error) {
+	k, hash, deviceID, err := t.authenticateDevice(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &registry.Stream{WorkspaceID: k.WorkspaceID, KeyID: k.ID, DeviceID: deviceID, Hash: hash}
+	if err := t.streams.Add(ctx, st, t.maxStreams(&k)); err != nil {
+		what := "ingest key " + k.DisplayPrefix
+		if errors.Is(err, registry.ErrTooManyDeviceStreams) {
+			what = "device " + deviceID
+		}
+		return nil, nil, status.Errorf(codes.ResourceExhausted, "%s has too many open streams on this node; close one first", what)
+	}
+	fail := func(err error) (*registry.Stream, *keystore.IngestKey, error) {
+		t.streams.Remove(st)
+		return nil, nil, err
+	}
+	d, err := t.admitDevice(ctx, k, deviceID)
+	if err != nil {
+		return fail(err)
+	}
+	k, _, _, err = t.authenticateDevice(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	tags := d.Tags
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	st.SetTags(tags)
+	if !k.Scope.Admits(deviceID, tags) {
+		return fail(outOfScope(k, deviceID))
+	}
+	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })
+	t.log.DebugContext(ctx, "stream opened", slog.String("key_prefix", k.DisplayPrefix), slog.String("device_id", deviceID))
+	return st, &k, nil
+}
+
+func (t *telemetryService) maxStreams(k *keystore.IngestKey) int {
+	if k.Limits.MaxStreams > 0 {
+		return int(k.Limits.MaxStreams)
+	}
+	return t.cfg.MaxStreamsPerKey
+}
+
+// inflight is a batch handed to the sink, or the receiver's final word
+// (err set: io.EOF for a clean half-close).
+type inflight struct {
+	seq     uint64
+	records int
+	result  <-chan sink.Result
+	err     error
+}
+
+// pipeline links a stream's receiver to its sender. slots bounds the
+// batches awaiting their ack (the stream window: what one stream holds in
+// memory, and how far a device may pipeline ahead of its acks). appendMu is
+// held from the closed check through the hand-off to pending, so once the
+// closer has taken it every batch given to the sink is in pending.
+type pipeline struct {
+	pending   chan inflight
+	slots     chan struct{}
+	throttles chan *ingestgatev1.Throttle
+	appendMu  sync.Mutex
+}
+
+func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k *keystore.IngestKey) error {
+	p := &pipeline{
+		pending:   make(chan inflight, t.cfg.StreamWindow+1), // +1: the receiver's final word
+		slots:     make(chan struct{}, t.cfg.StreamWindow),
+		throttles: make(chan *ingestgatev1.Throttle, 1),
+	}
+	go t.receive(ss, st, k, p)
+
+	// A stream that sends nothing for StreamIdleTimeout is closed (the
+	// device reconnects when it has data); keepalives alone do not count.
+	var idle <-chan time.Time
+	var idleTimer *time.Timer
+	if t.cfg.StreamIdleTimeout > 0 {
+		idleTimer = time.NewTimer(t.cfg.StreamIdleTimeout)
+		defer idleTimer.Stop()
+		idle = idleTimer.C
+	}
+	for {
+		select {
+		case <-st.Done():
+			return t.closeStream(ss, st, k, p)
+		case <-ss.Context().Done():
+			return status.FromContextError(ss.Context().Err()).Err() // the device went away
+		case <-idle:
+			st.Close(registry.Closure{Code: codes.Unavailable, Message: "stream idle for " + t.cfg.StreamIdleTimeout.String() + "; reconnect when there is data"})
+			return t.closeStream(ss, st, k, p)
+		case th := <-p.throttles:
+			if err := ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Throttle{Throttle: th}}); err != nil {
+				return err
+			}
+		case b := <-p.pending:
+			if idleTimer != nil {
+				idleTimer.Reset(t.cfg.StreamIdleTimeout) // Go 1.23+: no stale tick survives Reset
+			}
+			if b.err != nil {
+				if st.Closure() != nil {
+					return t.closeStream(ss, st, k, p) // the receiver stopped because of the close
+				}
+				if b.err == io.EOF {
+					return nil // every earlier batch was acked: pending is in order
+				}
+				return b.err
+			}
+			if err := t.ack(ss, st, k, p, b); err != nil {
+				if st.Closure() != nil {
+					return t.closeStream(ss, st, k, p)
+				}
+				return err
+			}
+		}
+	}
+}
+
+// ack waits until b is durable (a commit takes milliseconds; a batch the
+// sink had not begun to commit when the stream closed fails at once) and
+// acknowledges it.
+func (t *telemetryService) ack(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline, b inflight) error {
+	r := <-b.result
+	<-p.slots
+	if r.Err != nil {
+		if st.Closure() != nil {
+			return r.Err
+		}
+		return t.sinkError(ss.Context(), r.Err) // UNAVAILABLE: resend unacked batches after reconnecting
+	}
+	if !r.Duplicate {
+		t.usage.add(k.WorkspaceID, k.ID, st.DeviceID, b.records)
+	}
+	ack := &ingestgatev1.Ack{Seq: b.seq, Duplicate: r.Duplicate}
+	return ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Ack{Ack: ack}})
+}
+
+// closeStream ends a stream closed by a decision elsewhere. It first settles
+// every batch already given to the sink, acking those that were stored, so
+// that after the Goodbye nothing more of this stream is stored and every
+// stored batch it can still tell the device about is acked.
+func (t *telemetryService) closeStream(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline) error {
+	p.appendMu.Lock() // the receiver is not between its check and pending
+	p.appendMu.Unlock()
+	for done := false; !done; {
+		select {
+		case b := <-p.pending:
+			if b.err == nil && t.ack(ss, st, k, p, b) != nil && ss.Context().Err() != nil {
+				done = true // the device is gone; nothing more to tell it
+			}
+		default:
+			done = true
+		}
+	}
+	return t.goodbye(ss, st)
+}
+
+// goodbye tells the device why its stream ends, then ends it with the
+// closure's status.
+func (t *telemetryService) goodbye(ss connectStream, st *registry.Stream) error {
+	c := st.Closure()
+	if c.Reason != ingestgatev1.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
+		gb := &ingestgatev1.Goodbye{Reason: c.Reason, Message: c.Message}
+		// Best effort: the status that follows carries the same message.
+		_ = ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Goodbye{Goodbye: gb}})
+	}
+	t.log.DebugContext(ss.Context(), "stream closed", slog.String("reason", c.Reason.String()), slog.String("device_id", st.DeviceID))
+	return status.Error(c.Code, c.Message)
+}
+
+// receive reads batches until the stream ends, validates them, applies the
+// key's rate, and hands them to the sink under the stream's context, so a
+// batch not yet committed when the stream closes is not stored.
+func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline) {
+	ctx := st.Context()
+	// pending has room for every batch holding a slot plus this one, so
+	// the final word is always delivered: the sender must learn that the
+	// receiver stopped, whatever the reason.
+	final := func(err error) { p.pending <- inflight{err: err} }
+	for {
+		req, err := ss.Recv()
+		if err != nil {
+			final(err)
+			return
+		}
+		b := req.GetBatch()
+		if b == nil {
+			final(status.Error(codes.InvalidArgument, "message has no batch"))
+			return
+		}
+		if err := validateRecords(b.GetRecords(), t.cfg.MaxRecordsPerBatch); err != nil {
+			final(status.Errorf(codes.InvalidArgument, "batch seq %d: %v", b.GetSeq(), err))
+			return
+		}
+		if wait, rps := t.limiters.delay(k, len(b.GetRecords())); wait > 0 {
+			th := &ingestgatev1.Throttle{RetryAfter: durationpb.New(wait), RecordsPerSecond: rps}
+			select {
+			case p.throttles <- th:
+			default: // one already queued says the same
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				final(context.Cause(ctx))
+				return
+			}
+		}
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			final(context.Cause(ctx))
+			return
+		}
+		p.appendMu.Lock()
+		if ctx.Err() != nil {
+			p.appendMu.Unlock()
+			final(context.Cause(ctx))
+			return
+		}
+		res := t.sink.Append(ctx, sink.Batch{
+			WorkspaceID: k.WorkspaceID, DeviceID: st.DeviceID, IngestKeyID: k.ID,
+			DedupeKey: streamDedupeKey(b.GetSeq()), ReceiveTime: t.now(), Records: b.GetRecords(),
+		})
+		p.pending <- inflight{seq: b.GetSeq(), records: len(b.GetRecords()), result: res} // a slot is held: never blocks
+		p.appendMu.Unlock()
+	}
+}
+
+func streamDedupeKey(seq uint64) string {
+	return "s:" + strconv.FormatUint(seq, 10)
+}

@@ -1,0 +1,69 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config tunes the sink. A zero field takes its default; a negative one is
+// an error.
+type Config struct {
+	// QueueSize is how many batches may wait for the writer; Append
+	// blocks while it is full. Default 1024. Together with the server's
+	// batch size limit it bounds the memory held by queued batches.
+	QueueSize int
+	// MaxBatchesPerCommit and MaxRecordsPerCommit bound one group commit
+	// (a single larger batch is still committed, alone), so one
+	// transaction, and the wait of the batches behind it, stays short.
+	// Defaults 1000 and 10000.
+	MaxBatchesPerCommit int
+	MaxRecordsPerCommit int
+	// DedupeWindow is how long a stored batch's dedupe key makes a resent
+	// copy a duplicate; a copy that arrives this long or longer after is
+	// stored again. Default 24h.
+	DedupeWindow time.Duration
+	// PruneInterval is how often dedupe keys older than the window are
+	// deleted. Default 1m.
+	PruneInterval time.Duration
+	// Logger receives what fails in the background (pruning). Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for the zero Config.
+const (
+	DefaultQueueSize           = 1024
+	DefaultMaxBatchesPerCommit = 1000
+	DefaultMaxRecordsPerCommit = 10_000
+	DefaultDedupeWindow        = 24 * time.Hour
+	DefaultPruneInterval       = time.Minute
+)
+
+// withDefaults validates c and fills its zero fields.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	orDefault(&errs, "QueueSize", &c.QueueSize, DefaultQueueSize)
+	orDefault(&errs, "MaxBatchesPerCommit", &c.MaxBatchesPerCommit, DefaultMaxBatchesPerCommit)
+	orDefault(&errs, "MaxRecordsPerCommit", &c.MaxRecordsPerCommit, DefaultMaxRecordsPerCommit)
+	orDefault(&errs, "DedupeWindow", &c.DedupeWindow, DefaultDedupeWindow)
+	orDefault(&errs, "PruneInterval", &c.PruneInterval, DefaultPruneInterval)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("sink/sqlite: config: %w", err)
+	}
+	return c, nil
+}
+
+// orDefault sets a zero *v to def and records an error for a negative one.
+func orDefault[T int | time.Duration](errs *[]error, name string, v *T, def T) {
+	switch {
+	case *v == 0:
+		*v = def
+	case *v < 0:
+		*errs = append(*errs, fmt.Errorf("%s must not be negative, got %v", name, *v))
+	}
+}

@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/ingestgate/ingestgate/sink"
+)
+
+var _ sink.Sink = (*Sink)(nil)
+
+// readConns bounds the read pool; WAL readers do not block each other, but
+// each connection holds its own page cache.
+const readConns = 4
+
+// Sink is the embedded sink.Sink. It is safe for concurrent use.
+type Sink struct {
+	cfg   Config
+	now   func() time.Time // the wall clock; tests substitute their own
+	write *sql.DB          // one connection, used only by the writer goroutine
+	read  *sql.DB          // query_only pool
+	stmts statements
+
+	queue chan *request
+	// mu orders Close after every Append that may still send on queue:
+	// Append holds it shared from its closing check to its send, Close
+	// takes it once, exclusively, after closing closes. Past that point
+	// nothing more can be queued and the writer can fail what is left.
+	mu        sync.RWMutex
+	closing   chan struct{} // closed first by Close: no new work
+	sealed    chan struct{} // closed once nothing more can be queued
+	done      chan struct{} // closed when the writer has exited
+	closeOnce sync.Once
+
+	watch   watchers
+	stats   counters
+	applied int // migrations Open ran (for tests)
+}
+
+// Open opens or creates the sink's database at path (its own file, not the
+// keystore's), creating the directory if needed, brings the schema up to
+// date and starts the writer.
+func Open(ctx context.Context, path string, cfg Config) (*Sink, error) {
+	return open(ctx, path, cfg, time.Now)
+}
+
+func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*Sink, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	abs, err := createFile(path)
+	if err != nil {
+		return nil, err
+	}
+	// synchronous=FULL syncs the WAL on every commit: an acknowledged
+	// batch survives power loss, not only a crash of this process. Group
+	// commit is what keeps that affordable. busy_timeout matters only for
+	// other processes (an operator's sqlite3, a checkpoint).
+	write, err := sql.Open("sqlite", dsn(abs, []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)"}, "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sink/sqlite: open: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	// query_only makes a stray write through the read pool fail loudly.
+	read, err := sql.Open("sqlite", dsn(abs, []string{"busy_timeout(5000)", "query_only(1)"}))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sink/sqlite: open: %w", err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+
+	s := &Sink{
+		cfg: cfg, now: now, write: write, read: read,
+		queue:   make(chan *request, cfg.QueueSize),
+		closing: make(chan struct{}),
+		sealed:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	// Migrate before preparing: statements need the tables.
+	if s.applied, err = migrate(ctx, write); err == nil {
+		err = s.stmts.prepare(ctx, write, read)
+	}
+	if err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	go s.run()
+	return s, nil
+}
+
+// createFile creates the database file, private to its owner, and returns
+// its absolute path. SQLite gives the -wal and -shm files the same mode.
+func createFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("sink/sqlite: empty database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("sink/sqlite: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return "", fmt.Errorf("sink/sqlite: create directory: %w", err)
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("sink/sqlite: create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("sink/sqlite: create database file: %w", err)
+	}
+	return abs, nil
+}
+
+// dsn builds a file: URI so any path (spaces, '?', '#') survives.
+func dsn(path string, pragmas []string, extra ...string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	raw := q.Encode()
+	for _, e := range extra {
+		raw += "&" + e
+	}
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: raw}).String()
+}
+
+// Close stops accepting batches, lets the commit under way finish, fails
+// the batches still queued with sink.ErrClosed, wakes waiting Reads (which
+// return sink.ErrClosed) and closes the database. Calling it again
+// returns nil.
+func (s *Sink) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		// An empty critical section: it waits for every Append that
+		// passed its closing check to finish its send or give up.
+		s.mu.Lock()
+		s.mu.Unlock()
+		close(s.sealed)
+		<-s.done
+		err = s.closeDBs()
+	})
+	return err
+}
+
+// closeDBs closes the statements and both pools. The last connection to
+// close checkpoints the WAL into the database file.
+func (s *Sink) closeDBs() error {
+	errs := []error{s.stmts.close(), s.read.Close(), s.write.Close()}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sink/sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// isClosing reports whether Close has begun.
+func (s *Sink) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}

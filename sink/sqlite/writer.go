@@ -1,0 +1,201 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ingestgate/ingestgate/sink"
+)
+
+// pruneChunk is how many dedupe entries one prune transaction deletes at
+// most, so appends never wait behind a long delete.
+const pruneChunk = 1000
+
+// always is ready to receive from at any time.
+var always = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
+// run is the writer goroutine: the only user of the write connection.
+func (s *Sink) run() {
+	defer close(s.done)
+	tick := time.NewTicker(s.cfg.PruneInterval)
+	defer tick.Stop()
+	var (
+		next       *request // taken from the queue but left for the next commit
+		pruneAgain bool     // the last prune hit its chunk limit
+	)
+	for {
+		if s.isClosing() {
+			s.failQueued(next)
+			return
+		}
+		if next == nil {
+			// A prune backlog is always ready, so select alternates
+			// between its chunks and group commits at random.
+			pruneNow := tick.C
+			if pruneAgain {
+				pruneNow = always
+			}
+			select {
+			case next = <-s.queue:
+			case <-pruneNow:
+				pruneAgain = s.prune()
+				continue
+			case <-s.closing:
+				continue
+			}
+		}
+		var group []*request
+		group, next = s.gather(next)
+		s.commit(group)
+	}
+}
+
+// gather takes first and whatever else is queued, within the per-commit
+// limits. A batch that would break the record limit is returned as next.
+func (s *Sink) gather(first *request) (group []*request, next *request) {
+	group = append(group, first)
+	records := len(first.batch.rows)
+	for len(group) < s.cfg.MaxBatchesPerCommit {
+		select {
+		case r := <-s.queue:
+			if records+len(r.batch.rows) > s.cfg.MaxRecordsPerCommit {
+				return group, r
+			}
+			group = append(group, r)
+			records += len(r.batch.rows)
+		default:
+			return group, nil
+		}
+	}
+	return group, nil
+}
+
+// commit stores group in one transaction and answers every request. A
+// request whose ctx has ended is answered with its error and left out:
+// that check is the last moment its caller can still withdraw it. If the
+// transaction fails, every request in it fails with that error and
+// nothing of it is stored.
+func (s *Sink) commit(group []*request) {
+	live := make([]*request, 0, len(group))
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.res <- sink.Result{Err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	s.stats.committing.Store(int64(len(live)))
+	defer s.stats.committing.Store(0)
+	touched, err := s.store(live)
+	if err != nil {
+		for _, r := range live {
+			r.res <- sink.Result{Err: err}
+		}
+		return
+	}
+	s.stats.commits.Add(1)
+	// The batches are visible to new reads from here on.
+	s.watch.notify(touched)
+	for _, r := range live {
+		if r.duplicate {
+			s.stats.duplicates.Add(1)
+		} else {
+			s.stats.batches.Add(1)
+			s.stats.records.Add(int64(len(r.batch.rows)))
+		}
+		r.res <- sink.Result{Duplicate: r.duplicate}
+	}
+}
+
+// store writes live in one transaction and returns the workspaces that
+// received records. It runs on a background context: once begun, a
+// commit finishes even if its callers have gone, and Close waits for it.
+func (s *Sink) store(live []*request) (touched map[string]struct{}, err error) {
+	ctx := context.Background()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sink/sqlite: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	insert, dedupe := tx.StmtContext(ctx, s.stmts.insert), tx.StmtContext(ctx, s.stmts.dedupe)
+	now := s.now()
+	storedAt, cutoff := now.UnixNano(), now.Add(-s.cfg.DedupeWindow).UnixNano()
+	touched = make(map[string]struct{})
+	for _, r := range live {
+		b := &r.batch
+		if b.dedupeKey != "" {
+			// A batch earlier in this same transaction counts: its
+			// entry is already visible here.
+			res, err := dedupe.ExecContext(ctx, b.workspaceID, b.deviceID, b.dedupeKey, storedAt, cutoff)
+			if err != nil {
+				return nil, fmt.Errorf("sink/sqlite: dedupe: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("sink/sqlite: dedupe: %w", err)
+			}
+			if r.duplicate = n == 0; r.duplicate {
+				continue
+			}
+		}
+		for _, w := range b.rows {
+			if _, err := insert.ExecContext(ctx, b.workspaceID, b.deviceID, b.ingestKeyID, b.receiveTime,
+				w.time, w.name, w.valueType, w.number, w.text, w.boolean, w.bytes, w.json, w.attributes); err != nil {
+				return nil, fmt.Errorf("sink/sqlite: insert: %w", err)
+			}
+		}
+		if len(b.rows) > 0 {
+			touched[b.workspaceID] = struct{}{}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sink/sqlite: commit: %w", err)
+	}
+	return touched, nil
+}
+
+// prune deletes up to pruneChunk expired dedupe entries and reports
+// whether there may be more. A failure is logged and retried at the next
+// tick: expired entries are ignored by the dedupe check anyway.
+func (s *Sink) prune() (more bool) {
+	cutoff := s.now().Add(-s.cfg.DedupeWindow).UnixNano()
+	res, err := s.stmts.prune.ExecContext(context.Background(), cutoff, pruneChunk)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("sink/sqlite: prune dedupe entries", "error", err)
+		return false
+	}
+	return n == pruneChunk
+}
+
+// failQueued answers next and everything still queued with
+// sink.ErrClosed, once Close has made sure nothing more can be queued.
+func (s *Sink) failQueued(next *request) {
+	<-s.sealed
+	if next != nil {
+		next.res <- sink.Result{Err: sink.ErrClosed}
+	}
+	for {
+		select {
+		case r := <-s.queue:
+			r.res <- sink.Result{Err: sink.ErrClosed}
+		default:
+			return
+		}
+	}
+}
