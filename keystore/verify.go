@@ -197,6 +197,12 @@ func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find f
 			c.mu.Lock()
 			c.byID[id] = append(deleteHash(c.byID[id], h), h)
 			c.mu.Unlock()
+			// A forget that ran between the check above and byID missed
+			// this entry; it changed the epoch first, so look again. (One
+			// that runs later finds h in byID.)
+			if c.epoch.Load() != epoch {
+				c.pos.Remove(h)
+			}
 		}
 		return k, nil
 	})

@@ -189,15 +189,9 @@ func (c *Client) Send(ctx context.Context, records ...*ingestgatev1.Record) erro
 			c.acceptLocked(c.dropOldestLocked(len(items), items))
 			return nil
 		}
-		changed := c.changed
-		c.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			c.mu.Lock()
-			return ctx.Err()
+		if err := c.waitLocked(ctx); err != nil {
+			return err
 		}
-		c.mu.Lock()
 	}
 }
 
@@ -221,15 +215,9 @@ func (c *Client) Flush(ctx context.Context) error {
 		if c.settledLocked() >= target {
 			return nil
 		}
-		changed := c.changed
-		c.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			c.mu.Lock()
-			return ctx.Err()
+		if err := c.waitLocked(ctx); err != nil {
+			return err
 		}
-		c.mu.Lock()
 	}
 }
 
@@ -310,4 +298,18 @@ func (c *Client) stop(err error) {
 func (c *Client) broadcastLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
+}
+
+// waitLocked releases c.mu until the client's state changes or ctx ends,
+// and returns holding it again (with ctx's error if it ended).
+func (c *Client) waitLocked(ctx context.Context) error {
+	changed := c.changed
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

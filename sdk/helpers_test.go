@@ -48,20 +48,7 @@ func newKey(t testing.TB, n *servertest.Node, k *ingestgatev1.IngestKey) (string
 // readAll reads every stored entry of a device, oldest first.
 func readAll(t testing.TB, n *servertest.Node, device string) []*ingestgatev1.TelemetryEntry {
 	t.Helper()
-	c := ingestgatev1.NewTelemetryServiceClient(n.Conn)
-	var out []*ingestgatev1.TelemetryEntry
-	cursor := ""
-	for {
-		r, err := c.ReadTelemetry(adminCtx(n), &ingestgatev1.ReadTelemetryRequest{WorkspaceId: ws, DeviceId: device, AfterCursor: cursor, PageSize: 1000})
-		if err != nil {
-			t.Fatalf("read telemetry: %v", err)
-		}
-		if len(r.GetEntries()) == 0 {
-			return out
-		}
-		out = append(out, r.GetEntries()...)
-		cursor = r.GetNextCursor()
-	}
+	return n.ReadTelemetry(t, ws, device)
 }
 
 // restart stops n and starts a node on the same data directory and gRPC

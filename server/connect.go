@@ -39,13 +39,22 @@ func (t *telemetryService) Connect(ss connectStream) error {
 		return err
 	}
 	defer t.streams.Remove(st)
+	if t.stopping.Err() != nil {
+		// Registered after shutdown closed the live streams: close it too,
+		// or GracefulStop would wait for it until its deadline.
+		st.Close(closeFor(goodbyeShutdown))
+	}
 	return t.serveStream(ss, st, k)
 }
 
-// openStream authenticates the device and registers its stream. The key is
-// verified again after registering, so a change committed while the stream
-// was being set up is either seen by that check or finds the stream in the
-// registry: never neither.
+// openStream authenticates the device and registers its stream. The key and
+// the device are read again from the store (not the verification cache)
+// after registering, so a change committed while the stream was being set
+// up is either seen by that check or finds the stream in the registry:
+// never neither. That check holds the key's judging lock (shared), so a
+// recheck of the stream runs wholly before it (and leaves the still-opening
+// stream to it) or wholly after it: an older read never overwrites the
+// tags and deadline a newer one set.
 func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *keystore.IngestKey, error) {
 	k, hash, deviceID, err := t.authenticateDevice(ctx)
 	if err != nil {
@@ -63,13 +72,30 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		t.streams.Remove(st)
 		return nil, nil, err
 	}
-	d, err := t.admitDevice(ctx, k, deviceID)
-	if err != nil {
+	if _, err := t.admitDevice(ctx, k, deviceID); err != nil { // registers a new device
 		return fail(err)
 	}
-	k, _, _, err = t.authenticateDevice(ctx)
-	if err != nil {
-		return fail(err)
+	mu := t.judging.of(k.ID)
+	mu.RLock()
+	defer mu.RUnlock()
+	k, err = t.store.GetIngestKey(ctx, k.WorkspaceID, k.ID)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return fail(refuse(goodbyeDeleted, codes.Unauthenticated, "Invalid credentials: ingest key deleted"))
+	case err != nil:
+		t.log.ErrorContext(ctx, "read ingest key", slog.Any("error", err))
+		return fail(status.Error(codes.Unavailable, "cannot verify credentials right now; retry"))
+	}
+	if r := k.Check(hash, time.Now()); r != 0 {
+		return fail(refuse(reasonClosures[r], codes.Unauthenticated, credentialMessage(r)))
+	}
+	d, err := t.store.GetDevice(ctx, k.WorkspaceID, deviceID)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return fail(refuse(goodbyeDeviceGone, codes.PermissionDenied, closureMessages[goodbyeDeviceGone]))
+	case err != nil:
+		t.log.ErrorContext(ctx, "read device", slog.Any("error", err))
+		return fail(status.Error(codes.Unavailable, "cannot read the device registry right now; retry"))
 	}
 	tags := d.Tags
 	if tags == nil {
@@ -79,6 +105,7 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	if !k.Scope.Admits(deviceID, tags) {
 		return fail(outOfScope(k, deviceID))
 	}
+	t.limiters.update(&k)
 	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })
 	t.log.DebugContext(ctx, "stream opened", slog.String("key_prefix", k.DisplayPrefix), slog.String("device_id", deviceID))
 	return st, &k, nil
@@ -226,6 +253,10 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 	// the final word is always delivered: the sender must learn that the
 	// receiver stopped, whatever the reason.
 	final := func(err error) { p.pending <- inflight{err: err} }
+	// stopped is the final word when ctx ended: the sender ignores it after
+	// a close, and otherwise the device went away (a status, so the call is
+	// not logged as an UNKNOWN error).
+	stopped := func() { final(status.FromContextError(context.Cause(ctx)).Err()) }
 	for {
 		req, err := ss.Recv()
 		if err != nil {
@@ -250,20 +281,20 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
-				final(context.Cause(ctx))
+				stopped()
 				return
 			}
 		}
 		select {
 		case p.slots <- struct{}{}:
 		case <-ctx.Done():
-			final(context.Cause(ctx))
+			stopped()
 			return
 		}
 		p.appendMu.Lock()
 		if ctx.Err() != nil {
 			p.appendMu.Unlock()
-			final(context.Cause(ctx))
+			stopped()
 			return
 		}
 		res := t.sink.Append(ctx, sink.Batch{

@@ -1,13 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -445,5 +449,92 @@ func TestUnstorableRecordIsInvalid(t *testing.T) {
 		if got := len(readAll(t, n, dev)); got != 1 {
 			t.Fatalf("record %d: %d records stored, want only the boot record", i, got)
 		}
+	}
+}
+
+// New devices connecting (and so registering) while their key is edited are
+// admitted: a recheck of a stream still being opened must not read its
+// not-yet-registered device as deleted (a final PERMISSION_DENIED).
+func TestNewDevicesWhileTheirKeyChanges(t *testing.T) {
+	n := servertest.Start(t)
+	k, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	stop := make(chan struct{})
+	edits := make(chan struct{})
+	go func() {
+		defer close(edits)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			kk := &ingestgatev1.IngestKey{WorkspaceId: ws, Id: k.GetId(), Description: fmt.Sprint("edit ", i)}
+			_, err := keysClient(n).UpdateIngestKey(adminCtx(n), &ingestgatev1.UpdateIngestKeyRequest{IngestKey: kk, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"description"}}})
+			if err != nil {
+				t.Errorf("edit key: %v", err)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := dial(t, n, fmt.Sprintf("new-%d", i), secret)
+			d.send(1, record("boot", 1))
+			d.until("ack or end", func() bool { return len(d.acks) > 0 || d.end != nil })
+			if d.ended() {
+				gb, st := d.waitEnd()
+				t.Errorf("device new-%d refused: goodbye %v, %v", i, gb.GetReason(), st.Err())
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-edits
+}
+
+// Shutdown ends subscribers first, so an open REST subscription does not
+// hold the HTTP drain (and with it the device streams) until the deadline:
+// device streams still get Goodbye{SERVER_SHUTDOWN}, promptly.
+func TestShutdownWithSubscriber(t *testing.T) {
+	n := servertest.Start(t)
+	_, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	// Its own connection: Stop closes n.Conn first.
+	conn, err := grpc.NewClient(n.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	check(t, "dial", err)
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(deviceCtx(context.Background(), "dev", secret))
+	defer cancel()
+	s, err := ingestgatev1.NewTelemetryServiceClient(conn).Connect(ctx)
+	check(t, "connect", err)
+	check(t, "send", s.Send(&ingestgatev1.ConnectRequest{Message: &ingestgatev1.ConnectRequest_Batch{Batch: &ingestgatev1.TelemetryBatch{Seq: 1, Records: []*ingestgatev1.Record{record("x", 1)}}}}))
+	if m, err := s.Recv(); err != nil || m.GetAck() == nil {
+		t.Fatalf("first ack: %v %v", m, err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "GET", n.BaseURL()+"/v1/workspaces/default/telemetry:subscribe?from_start=true", nil)
+	req.Header.Set("X-API-Key", n.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	check(t, "rest subscribe", err)
+	defer resp.Body.Close()
+
+	start := time.Now()
+	n.Stop() // ShutdownTimeout is 5s
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("shutdown took %v: something held it until the deadline", took)
+	}
+	var gb *ingestgatev1.Goodbye
+	for {
+		m, err := s.Recv()
+		if err != nil {
+			break
+		}
+		if m.GetGoodbye() != nil {
+			gb = m.GetGoodbye()
+		}
+	}
+	if gb.GetReason() != ingestgatev1.GoodbyeReason_GOODBYE_REASON_SERVER_SHUTDOWN {
+		t.Fatalf("device stream ended with goodbye %v, want SERVER_SHUTDOWN", gb)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -124,37 +125,50 @@ func (s *Server) closeAll(streams []*registry.Stream, c registry.Closure) int {
 }
 
 // recheck judges streams against the store's current key (and device, when
-// readDevice or the stream has no tags yet), closing those no longer
-// admitted and re-arming the deadline timers of the rest. Streams of one key
-// share one key read.
+// readDevice), closing those no longer admitted and re-arming the deadline
+// timers of the rest. Streams of one key share one key read, made under the
+// key's judging lock (see openStream): rechecks of one key run one at a
+// time, each reading after the last, so the newest read is the one that
+// stays.
 func (s *Server) recheck(streams []*registry.Stream, readDevice bool) {
 	if len(streams) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	keys := map[string]*keystore.IngestKey{}
+	byKey := map[string][]*registry.Stream{}
 	for _, st := range streams {
-		k, ok := keys[st.KeyID]
-		if !ok {
-			got, err := s.store.GetIngestKey(ctx, st.WorkspaceID, st.KeyID)
-			switch {
-			case errors.Is(err, keystore.ErrNotFound):
-			case err != nil:
-				// Keep the stream: the next event, timer or sweep rechecks it.
-				s.log.Error("recheck: read ingest key", slog.String("key_id", st.KeyID), slog.Any("error", err))
-				continue
-			default:
-				k = &got
-			}
-			keys[st.KeyID] = k
-		}
+		byKey[st.KeyID] = append(byKey[st.KeyID], st)
+	}
+	for _, streams := range byKey {
+		s.recheckKey(ctx, streams, readDevice)
+	}
+}
+
+// recheckKey is recheck for streams of one key.
+func (s *Server) recheckKey(ctx context.Context, streams []*registry.Stream, readDevice bool) {
+	first := streams[0]
+	mu := s.judging.of(first.KeyID)
+	mu.Lock()
+	defer mu.Unlock()
+	var k *keystore.IngestKey
+	got, err := s.store.GetIngestKey(ctx, first.WorkspaceID, first.KeyID)
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+	case err != nil:
+		// Keep the streams: the next event, timer or sweep rechecks them.
+		s.log.Error("recheck: read ingest key", slog.String("key_id", first.KeyID), slog.Any("error", err))
+		return
+	default:
+		k = &got
+	}
+	for _, st := range streams {
 		s.judgeStream(ctx, st, k, readDevice)
 	}
 }
 
 // judgeStream closes st if k (nil: deleted) no longer admits it, and
-// otherwise arms its next deadline.
+// otherwise arms its next deadline. The caller holds the key's judging lock.
 func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keystore.IngestKey, readDevice bool) {
 	if k == nil {
 		st.Close(closeFor(goodbyeDeleted))
@@ -165,7 +179,13 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 		return
 	}
 	tags := st.Tags()
-	if readDevice || tags == nil {
+	if tags == nil {
+		// Still opening (its device may not even be registered yet):
+		// openStream reads the key and device and judges the scope itself,
+		// under the judging lock, after this.
+		return
+	}
+	if readDevice {
 		d, err := s.store.GetDevice(ctx, st.WorkspaceID, st.DeviceID)
 		switch {
 		case errors.Is(err, keystore.ErrNotFound):
@@ -187,4 +207,19 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 	}
 	s.limiters.update(k)
 	st.SetDeadline(k.Deadline(st.Hash), func() { s.recheck([]*registry.Stream{st}, false) })
+}
+
+// judgeLocks serialize, per ingest key (striped), the checks that read a key
+// and its devices from the store and set what its streams were judged by:
+// rechecks take a stripe exclusively; openStream's final check shares it,
+// as streams being opened do not touch each other's state.
+type judgeLocks [64]sync.RWMutex
+
+func (j *judgeLocks) of(keyID string) *sync.RWMutex {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(keyID); i++ {
+		h ^= uint32(keyID[i])
+		h *= 16777619
+	}
+	return &j[h%uint32(len(j))]
 }

@@ -84,3 +84,25 @@ func (l *keyLimiters) delay(k *keystore.IngestKey, n int) (time.Duration, uint32
 	}
 	return res.Delay(), l.rateOf(k)
 }
+
+// admit is delay for a caller that will not wait (Publish): when the n
+// records cannot be stored at once, nothing is reserved and it returns how
+// long until they could be, so a client that retries after that long is
+// admitted. (A kept reservation would spend the tokens the retry needs, and
+// the retry would be told to wait again, forever.)
+func (l *keyLimiters) admit(k *keystore.IngestKey, n int) (time.Duration, uint32) {
+	lim := l.get(k)
+	if lim == nil {
+		return 0, 0
+	}
+	now := time.Now()
+	res := lim.ReserveN(now, n)
+	if !res.OK() {
+		return time.Second, l.rateOf(k)
+	}
+	wait := res.DelayFrom(now)
+	if wait > 0 {
+		res.CancelAt(now)
+	}
+	return wait, l.rateOf(k)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,14 @@ func TestPublishRateLimit(t *testing.T) {
 	if got := len(readAll(t, n, "dev")); got != 2 {
 		t.Fatalf("stored %d records, want 2", got)
 	}
+	// A refused request reserves nothing: a client that waits as told is
+	// admitted, instead of being told to wait again forever.
+	wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	check(t, "Retry-After", err)
+	time.Sleep(time.Duration(wait) * time.Second)
+	if code, body := restDo(t, n.BaseURL(), "POST", "/v1/telemetry", h, publishBody); code != 200 {
+		t.Fatalf("after waiting Retry-After (%ds): %d %s", wait, code, body)
+	}
 }
 
 // Subscribe streams what is stored after a cursor and then new entries, over
@@ -228,5 +237,43 @@ func TestUsageWrittenInBackground(t *testing.T) {
 	check(t, "get device", err)
 	if dev.GetDevice().GetLastSeenTime() == nil {
 		t.Fatal("device last_seen_time not written")
+	}
+}
+
+// A graceful shutdown writes the usage counted since the last flush before
+// it closes the store.
+func TestUsageFlushedAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	n := servertest.Start(t, func(c *server.Config) { c.DataDir = dir; c.UsageFlushInterval = time.Hour })
+	k, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	openStream(t, n, "dev", secret) // one record
+	n.Stop()
+	admin := n.AdminKey
+	n = servertest.Start(t, func(c *server.Config) { c.DataDir = dir; c.BootstrapAPIKey = admin })
+	if got := getKey(t, n, k.GetId()); got.GetRecordsReceived() != 1 || got.GetBatchesReceived() != 1 {
+		t.Fatalf("usage after a graceful shutdown: %d records, %d batches; want 1 and 1", got.GetRecordsReceived(), got.GetBatchesReceived())
+	}
+}
+
+// A subscription ends when the management key that opened it is revoked,
+// and receives nothing stored after that.
+func TestSubscribeEndsWhenItsKeyIsRevoked(t *testing.T) {
+	n := servertest.Start(t)
+	_, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	d := openStream(t, n, "dev", secret)
+	reader, readerSecret := newAPIKey(t, n, []string{"telemetry:read"})
+	ctx, cancel := context.WithTimeout(servertest.WithKey(context.Background(), readerSecret), waitFor)
+	defer cancel()
+	sub, err := ingestgatev1.NewTelemetryServiceClient(n.Conn).Subscribe(ctx, &ingestgatev1.SubscribeRequest{WorkspaceId: ws, FromStart: true})
+	check(t, "subscribe", err)
+	_, err = sub.Recv()
+	check(t, "recv boot record", err)
+	_, err = ingestgatev1.NewApiKeyServiceClient(n.Conn).RevokeApiKey(adminCtx(n), &ingestgatev1.RevokeApiKeyRequest{ApiKeyId: reader.GetId(), Reason: "test"})
+	check(t, "revoke api key", err)
+	d.send(2, record("after-revoke", 1))
+	d.waitAcks(2)
+	m, err := sub.Recv()
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("subscription of a revoked key: %v %v, want UNAUTHENTICATED", m, err)
 	}
 }

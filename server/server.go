@@ -45,6 +45,11 @@ type Server struct {
 	streams  *registry.Registry
 	limiters *keyLimiters
 	usage    *usageTracker
+	judging  judgeLocks
+	// stopping ends when shutdown begins: long-lived reads (Subscribe)
+	// watch it.
+	stopping context.Context
+	stop     context.CancelFunc
 
 	grpc    *grpc.Server
 	health  *health.Server
@@ -67,6 +72,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, hasher: keystore.NewHasher([]byte(cfg.KeyPepper))}
+	s.stopping, s.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -149,7 +155,6 @@ func (s *Server) Serve(ctx context.Context) error {
 	usageCtx, stopUsage := context.WithCancel(context.Background())
 	usageDone := make(chan struct{})
 	go func() { s.usage.run(usageCtx, s.cfg.UsageFlushInterval); close(usageDone) }()
-	defer func() { stopUsage(); <-usageDone }()
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errc <- s.http.Serve(s.httpLis) }()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
@@ -162,16 +167,19 @@ func (s *Server) Serve(ctx context.Context) error {
 			err = nil
 		}
 	}
-	s.shutdown()
+	// The last usage flush runs once the streams have ended and before
+	// the store closes.
+	s.shutdown(func() { stopUsage(); <-usageDone })
 	return err
 }
 
 // shutdown stops taking work in a fixed order: health reports NOT_SERVING so
 // balancers move away; the HTTP gateway drains first because its requests
 // are proxied to gRPC; then gRPC drains, with a forced stop at the deadline;
-// then resources close in reverse order of opening.
-func (s *Server) shutdown() {
+// then beforeClose runs and resources close in reverse order of opening.
+func (s *Server) shutdown(beforeClose func()) {
 	s.health.Shutdown()
+	s.stop() // subscribers end, so the gateway's proxied streams do too
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil {
@@ -187,12 +195,14 @@ func (s *Server) shutdown() {
 	case <-ctx.Done():
 		s.grpc.Stop()
 	}
+	beforeClose()
 	s.Close()
 }
 
 // Close releases everything New opened. It is safe to call more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		s.stop()
 		if s.gwConn != nil {
 			s.gwConn.Close()
 		}

@@ -52,7 +52,7 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 		return nil, invalidArg("idempotency_key: at most %d characters", maxIdempotencyKeyLen)
 	}
 	n := len(req.GetRecords())
-	if wait, rps := t.limiters.delay(&k, n); wait > 0 {
+	if wait, rps := t.limiters.admit(&k, n); wait > 0 {
 		return nil, throttled(wait, rps)
 	}
 	b := sink.Batch{
@@ -73,8 +73,8 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 }
 
 // throttled is RESOURCE_EXHAUSTED with RetryInfo, which the gateway turns
-// into 429 with Retry-After. The reservation counted against the key, so a
-// client that waits as told is admitted.
+// into 429 with Retry-After: when the records could be stored, so a client
+// that waits as told is admitted (unless others used the rate meanwhile).
 func throttled(wait time.Duration, rps uint32) error {
 	st := status.Newf(codes.ResourceExhausted, "ingest key over its rate of %d records per second; retry after %s", rps, wait.Round(time.Millisecond))
 	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
@@ -158,16 +158,34 @@ func (t *telemetryService) Subscribe(req *ingestgatev1.SubscribeRequest, ss grpc
 		}
 		after = end
 	}
+	// A subscriber never ends by itself: shutdown ends it (first, so the
+	// gateway's streams end and the HTTP server can drain).
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(t.stopping, cancel)()
 	for {
-		entries, err := t.sink.Read(ctx, sink.Query{
+		entries, err := t.sink.Read(readCtx, sink.Query{
 			WorkspaceID: req.GetWorkspaceId(), After: after, DeviceID: req.GetDeviceId(),
 			Limit: sink.MaxReadLimit, Wait: subscribeWait,
 		})
 		if ctx.Err() != nil {
 			return nil
 		}
+		if readCtx.Err() != nil {
+			return status.Error(codes.Unavailable, "server shutting down; subscribe again after the last cursor received")
+		}
 		if err != nil {
 			return t.sinkError(ctx, err)
+		}
+		// The credential is judged again before anything more is sent, so
+		// a management key revoked, deactivated or stripped of
+		// telemetry:read stops receiving within one wait.
+		actx, err := t.authenticate(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := t.require(actx, keystore.PermTelemetryRead, req.GetWorkspaceId()); err != nil {
+			return err
 		}
 		if len(entries) == 0 {
 			continue

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/storetest"
 )
@@ -34,7 +35,7 @@ func TestConformance(t *testing.T) {
 func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "nested", "dir", "keys.db")
-	all, err := loadMigrations()
+	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,19 +102,19 @@ func TestReopen(t *testing.T) {
 func TestMigrateAddsUsage(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "keys.db")
-	all, err := loadMigrations()
+	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := slices.IndexFunc(all, func(m migration) bool { return m.name == "0002_ingest_key_usage.sql" })
+	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0002_ingest_key_usage.sql" })
 	if old < 0 {
 		t.Fatal("migration 0002_ingest_key_usage.sql not found")
 	}
-	db, err := sql.Open("sqlite", dsn(path, []string{"foreign_keys(1)"}))
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, []string{"foreign_keys(1)"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := applyMigrations(ctx, db, all[:old]); err != nil {
+	if _, err := sqlitefile.Apply(ctx, db, all[:old]); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()

@@ -5,13 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/keystore"
 )
 
@@ -37,30 +35,16 @@ type Store struct {
 // Open opens or creates the database at path, creating its directory if
 // needed, and brings the schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("sqlite: empty database path")
-	}
-	abs, err := filepath.Abs(path)
+	// The file holds key hashes: created private to its owner.
+	abs, err := sqlitefile.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite: create directory: %w", err)
-	}
-	// Create the file ourselves so it is private: it holds key hashes.
-	// SQLite gives the -wal and -shm files the same mode.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: create database file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("sqlite: create database file: %w", err)
 	}
 
 	// busy_timeout matters only for other processes (or a checkpoint);
 	// in-process writers queue on the single write connection.
 	common := []string{"busy_timeout(5000)", "foreign_keys(1)"}
-	write, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"journal_mode(WAL)", "synchronous(NORMAL)"}), "_txlock=immediate"))
+	write, err := sql.Open("sqlite", sqlitefile.DSN(abs, slices.Concat(common, []string{"journal_mode(WAL)", "synchronous(NORMAL)"}), "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -70,7 +54,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 
 	// query_only makes a stray write through the read pool fail loudly.
-	read, err := sql.Open("sqlite", dsn(abs, slices.Concat(common, []string{"query_only(1)"})))
+	read, err := sql.Open("sqlite", sqlitefile.DSN(abs, slices.Concat(common, []string{"query_only(1)"})))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -93,19 +77,6 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// dsn builds a file: URI so any path (spaces, '?', '#') survives.
-func dsn(path string, pragmas []string, extra ...string) string {
-	q := url.Values{}
-	for _, p := range pragmas {
-		q.Add("_pragma", p)
-	}
-	raw := q.Encode()
-	for _, e := range extra {
-		raw += "&" + e
-	}
-	return (&url.URL{Scheme: "file", Path: path, RawQuery: raw}).String()
 }
 
 // ReadWrite runs fn in an IMMEDIATE transaction on the write connection.

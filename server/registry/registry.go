@@ -81,8 +81,11 @@ func (s *Stream) Close(c Closure) bool {
 		s.timer.Stop()
 	}
 	s.mu.Unlock()
-	close(s.done)
+	// Cancel before signalling Done: whoever acts on Done (the stream's
+	// closer) must find the context already ended, so no sink append can
+	// start after it has taken stock of the appends under way.
 	s.cancel(errStreamClosed)
+	close(s.done)
 	return true
 }
 

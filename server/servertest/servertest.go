@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/server"
 )
@@ -116,4 +117,25 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ReadTelemetry reads every stored telemetry entry of workspace ws (of one
+// device, unless device is empty), oldest first, as the admin.
+func (n *Node) ReadTelemetry(t testing.TB, ws, device string) []*ingestgatev1.TelemetryEntry {
+	t.Helper()
+	c := ingestgatev1.NewTelemetryServiceClient(n.Conn)
+	ctx := WithKey(context.Background(), n.AdminKey)
+	var out []*ingestgatev1.TelemetryEntry
+	cursor := ""
+	for {
+		r, err := c.ReadTelemetry(ctx, &ingestgatev1.ReadTelemetryRequest{WorkspaceId: ws, DeviceId: device, AfterCursor: cursor, PageSize: 1000})
+		if err != nil {
+			t.Fatalf("read telemetry: %v", err)
+		}
+		if len(r.GetEntries()) == 0 {
+			return out
+		}
+		out = append(out, r.GetEntries()...)
+		cursor = r.GetNextCursor()
+	}
 }

@@ -5,14 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/sink"
 )
 
@@ -58,15 +56,15 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 	if err != nil {
 		return nil, err
 	}
-	abs, err := createFile(path)
+	abs, err := sqlitefile.Create(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sink/sqlite: %w", err)
 	}
 	// synchronous=FULL syncs the WAL on every commit: an acknowledged
 	// batch survives power loss, not only a crash of this process. Group
 	// commit is what keeps that affordable. busy_timeout matters only for
 	// other processes (an operator's sqlite3, a checkpoint).
-	write, err := sql.Open("sqlite", dsn(abs, []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)"}, "_txlock=immediate"))
+	write, err := sql.Open("sqlite", sqlitefile.DSN(abs, []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)"}, "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sink/sqlite: open: %w", err)
 	}
@@ -75,7 +73,7 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	// query_only makes a stray write through the read pool fail loudly.
-	read, err := sql.Open("sqlite", dsn(abs, []string{"busy_timeout(5000)", "query_only(1)"}))
+	read, err := sql.Open("sqlite", sqlitefile.DSN(abs, []string{"busy_timeout(5000)", "query_only(1)"}))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sink/sqlite: open: %w", err)
@@ -100,42 +98,6 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 	}
 	go s.run()
 	return s, nil
-}
-
-// createFile creates the database file, private to its owner, and returns
-// its absolute path. SQLite gives the -wal and -shm files the same mode.
-func createFile(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("sink/sqlite: empty database path")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("sink/sqlite: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return "", fmt.Errorf("sink/sqlite: create directory: %w", err)
-	}
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("sink/sqlite: create database file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("sink/sqlite: create database file: %w", err)
-	}
-	return abs, nil
-}
-
-// dsn builds a file: URI so any path (spaces, '?', '#') survives.
-func dsn(path string, pragmas []string, extra ...string) string {
-	q := url.Values{}
-	for _, p := range pragmas {
-		q.Add("_pragma", p)
-	}
-	raw := q.Encode()
-	for _, e := range extra {
-		raw += "&" + e
-	}
-	return (&url.URL{Scheme: "file", Path: path, RawQuery: raw}).String()
 }
 
 // Close stops accepting batches, lets the commit under way finish, fails

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/sink"
 	"github.com/ingestgate/ingestgate/sink/sinktest"
 )
@@ -142,7 +143,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := loadMigrations()
+	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/sink"
 )
 
@@ -20,7 +21,7 @@ import (
 // release, also run at cleanup, commits and lets the writer go on.
 func lockDB(t *testing.T, path string) (release func()) {
 	t.Helper()
-	db, err := sql.Open("sqlite", dsn(path, []string{"busy_timeout(5000)"}, "_txlock=immediate"))
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, []string{"busy_timeout(5000)"}, "_txlock=immediate"))
 	if err != nil {
 		t.Fatal(err)
 	}
