@@ -52,8 +52,11 @@ type Config struct {
 	// DefaultRecordsPerSecond applies to keys without their own rate; 0:
 	// unlimited.
 	DefaultRecordsPerSecond uint32
-	// StreamWindow is how many batches of one stream may await their ack.
-	StreamWindow int
+	// StreamWindow is how many batches of one stream may await their ack;
+	// MaxInflightBytes bounds the bytes of all batches awaiting their ack
+	// on this node, so client-driven memory stays bounded.
+	StreamWindow     int
+	MaxInflightBytes int64
 	// StreamIdleTimeout closes a stream that sent no batch for this long
 	// (0: never). KeepaliveTime and KeepaliveTimeout ping quiet connections
 	// and drop dead ones.
@@ -80,6 +83,7 @@ func DefaultConfig() Config {
 		MaxStreamsPerKey:    10_000,
 		MaxStreamsPerDevice: 4,
 		StreamWindow:        64,
+		MaxInflightBytes:    256 << 20,
 		StreamIdleTimeout:   30 * time.Minute,
 		KeepaliveTime:       30 * time.Second,
 		KeepaliveTimeout:    10 * time.Second,
@@ -110,6 +114,9 @@ func (c *Config) validate() error {
 	}
 	if c.StreamWindow < 1 || c.StreamWindow > 10_000 {
 		return fmt.Errorf("stream-window must be 1-10000")
+	}
+	if c.MaxInflightBytes < int64(c.MaxRequestBytes) {
+		return fmt.Errorf("max-inflight-bytes must be at least max-request-bytes (%d)", c.MaxRequestBytes)
 	}
 	if c.StreamIdleTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 {
 		return fmt.Errorf("timeouts must not be negative")

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
@@ -123,6 +124,7 @@ func (t *telemetryService) maxStreams(k *keystore.IngestKey) int {
 type inflight struct {
 	seq     uint64
 	records int
+	bytes   int64 // held in Server.inflight until the result is read
 	result  <-chan sink.Result
 	err     error
 }
@@ -137,6 +139,7 @@ type pipeline struct {
 	slots     chan struct{}
 	throttles chan *ingestgatev1.Throttle
 	appendMu  sync.Mutex
+	received  chan struct{} // closed when the receiver has returned
 }
 
 func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k *keystore.IngestKey) error {
@@ -144,8 +147,10 @@ func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k 
 		pending:   make(chan inflight, t.cfg.StreamWindow+1), // +1: the receiver's final word
 		slots:     make(chan struct{}, t.cfg.StreamWindow),
 		throttles: make(chan *ingestgatev1.Throttle, 1),
+		received:  make(chan struct{}),
 	}
-	go t.receive(ss, st, k, p)
+	go func() { t.receive(ss, st, k, p); close(p.received) }()
+	defer func() { go t.settleLeftovers(p) }()
 
 	// A stream that sends nothing for StreamIdleTimeout is closed (the
 	// device reconnects when it has data); keepalives alone do not count.
@@ -197,6 +202,7 @@ func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k 
 // acknowledges it.
 func (t *telemetryService) ack(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline, b inflight) error {
 	r := <-b.result
+	t.inflight.Release(b.bytes)
 	<-p.slots
 	if r.Err != nil {
 		if st.Closure() != nil {
@@ -229,6 +235,24 @@ func (t *telemetryService) closeStream(ss connectStream, st *registry.Stream, k 
 		}
 	}
 	return t.goodbye(ss, st)
+}
+
+// settleLeftovers releases what batches still in pending hold once the
+// handler has returned early (the device went away, a send failed): it waits
+// for the receiver, which pushes nothing after that, then for each result.
+func (t *telemetryService) settleLeftovers(p *pipeline) {
+	<-p.received
+	for {
+		select {
+		case b := <-p.pending:
+			if b.result != nil {
+				<-b.result
+				t.inflight.Release(b.bytes)
+			}
+		default:
+			return
+		}
+	}
 }
 
 // goodbye tells the device why its stream ends, then ends it with the
@@ -291,9 +315,19 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			stopped()
 			return
 		}
+		// The node-wide bound on batch bytes awaiting their ack: past it,
+		// streams stop reading and gRPC flow control holds devices back.
+		size := int64(proto.Size(req))
+		if err := t.inflight.Acquire(ctx, size); err != nil {
+			<-p.slots
+			stopped()
+			return
+		}
 		p.appendMu.Lock()
 		if ctx.Err() != nil {
 			p.appendMu.Unlock()
+			t.inflight.Release(size)
+			<-p.slots
 			stopped()
 			return
 		}
@@ -301,7 +335,7 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			WorkspaceID: k.WorkspaceID, DeviceID: st.DeviceID, IngestKeyID: k.ID,
 			DedupeKey: streamDedupeKey(b.GetSeq()), ReceiveTime: t.now(), Records: b.GetRecords(),
 		})
-		p.pending <- inflight{seq: b.GetSeq(), records: len(b.GetRecords()), result: res} // a slot is held: never blocks
+		p.pending <- inflight{seq: b.GetSeq(), records: len(b.GetRecords()), bytes: size, result: res} // a slot is held: never blocks
 		p.appendMu.Unlock()
 	}
 }

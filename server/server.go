@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -45,6 +46,7 @@ type Server struct {
 	streams  *registry.Registry
 	limiters *keyLimiters
 	usage    *usageTracker
+	inflight *semaphore.Weighted // bytes of stream batches awaiting their ack
 	judging  judgeLocks
 	// stopping ends when shutdown begins: long-lived reads (Subscribe)
 	// watch it.
@@ -102,6 +104,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.streams = registry.New(cfg.MaxStreamsPerDevice)
 	s.limiters = newKeyLimiters(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch)
 	s.usage = newUsageTracker(s.store, s.log)
+	s.inflight = semaphore.NewWeighted(cfg.MaxInflightBytes)
 	// Events from every node (this one included) reach applyEvent.
 	s.bus = local.New()
 	if s.busStop, err = s.bus.Subscribe(s.applyEvent); err != nil {

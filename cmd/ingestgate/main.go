@@ -77,6 +77,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 		return err
 	})
 	fs.IntVar(&cfg.StreamWindow, "stream-window", cfg.StreamWindow, "batches one stream may have awaiting their ack")
+	fs.Int64Var(&cfg.MaxInflightBytes, "max-inflight-bytes", cfg.MaxInflightBytes, "bytes of batches awaiting their ack on this node, all streams together")
 	fs.DurationVar(&cfg.StreamIdleTimeout, "stream-idle-timeout", cfg.StreamIdleTimeout, "close a stream that sent nothing for this long (0: never)")
 	fs.DurationVar(&cfg.KeepaliveTime, "keepalive-time", cfg.KeepaliveTime, "ping a quiet connection after this long")
 	fs.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "drop a connection whose ping is not answered within this")
