@@ -45,7 +45,7 @@ func (s *Server) commit(ctx context.Context, actor string, fn func(ctx context.C
 	for _, e := range stored {
 		s.applyEvent(e)
 		if err := s.bus.Publish(context.WithoutCancel(ctx), e); err != nil {
-			s.log.ErrorContext(ctx, "publish key event; other nodes catch up on their next resync", slog.Any("error", err))
+			s.log.ErrorContext(ctx, "publish key event; other nodes catch up at their next sweep", slog.Any("error", err))
 		}
 	}
 	return nil

@@ -63,6 +63,9 @@ type Config struct {
 	StreamIdleTimeout time.Duration
 	KeepaliveTime     time.Duration
 	KeepaliveTimeout  time.Duration
+	// SweepInterval is how often every live stream is rechecked against the
+	// store (key and device), whatever events said; 0 disables it.
+	SweepInterval time.Duration
 	// UsageFlushInterval is how often last_used_time, usage counters and
 	// devices' last_seen_time are written.
 	UsageFlushInterval time.Duration
@@ -88,6 +91,7 @@ func DefaultConfig() Config {
 		KeepaliveTime:       30 * time.Second,
 		KeepaliveTimeout:    10 * time.Second,
 		UsageFlushInterval:  5 * time.Second,
+		SweepInterval:       time.Minute,
 	}
 }
 
@@ -120,6 +124,9 @@ func (c *Config) validate() error {
 	}
 	if c.StreamIdleTimeout < 0 || c.KeepaliveTime < 0 || c.KeepaliveTimeout < 0 {
 		return fmt.Errorf("timeouts must not be negative")
+	}
+	if c.SweepInterval < 0 {
+		return fmt.Errorf("sweep-interval must not be negative")
 	}
 	if c.UsageFlushInterval <= 0 {
 		return fmt.Errorf("usage-flush-interval must be positive")

@@ -22,6 +22,8 @@ import (
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/internal/sqlitefile"
+	"github.com/ingestgate/ingestgate/keystore"
+	keystoresqlite "github.com/ingestgate/ingestgate/keystore/sqlite"
 	"github.com/ingestgate/ingestgate/server"
 	"github.com/ingestgate/ingestgate/server/servertest"
 )
@@ -578,4 +580,28 @@ func TestInflightBytesAreReleased(t *testing.T) {
 		d.send(seq, big(int(seq)))
 	}
 	d.waitAcks(20)
+}
+
+// A change whose event never arrived (here: written to the store behind the
+// server's back) still closes the stream at the next sweep.
+func TestSweepCatchesLostEvents(t *testing.T) {
+	n := servertest.Start(t, func(c *server.Config) { c.SweepInterval = 100 * time.Millisecond })
+	k, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	d := openStream(t, n, "dev", secret)
+
+	other, err := keystoresqlite.Open(context.Background(), filepath.Join(n.DataDir, "ingestgate.db"))
+	check(t, "open store", err)
+	defer other.Close()
+	err = other.ReadWrite(context.Background(), func(ctx context.Context, tx keystore.Tx) error {
+		key, err := tx.GetIngestKey(ctx, ws, k.GetId())
+		if err != nil {
+			return err
+		}
+		if err := key.Revoke("behind the server's back", time.Now().UTC()); err != nil {
+			return err
+		}
+		return tx.UpdateIngestKey(ctx, key)
+	})
+	check(t, "revoke in the store", err)
+	d.wantClosed(ingestgatev1.GoodbyeReason_GOODBYE_REASON_KEY_REVOKED, codes.Unauthenticated)
 }

@@ -18,7 +18,8 @@ import (
 // device reaches applyEvent (from this node's commit, and from the bus for
 // changes made on other nodes). It finds the streams the change touches
 // through the registry and rechecks each against the store, so the decision
-// is the same whether the trigger was an event, a timer or a resync.
+// is the same whether the trigger was an event, a timer or the periodic
+// sweep, which bounds staleness if an event is lost or a recheck fails.
 
 type (
 	reason = ingestgatev1.GoodbyeReason
@@ -207,6 +208,23 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 	}
 	s.limiters.update(k)
 	st.SetDeadline(k.Deadline(st.Hash), func() { s.recheck([]*registry.Stream{st}, false) })
+}
+
+// sweep rechecks every live stream, reading keys and devices, every
+// interval until ctx ends. Events make changes bite at once; the sweep
+// bounds how long a stream can outlive a change whose event was lost (a
+// failed store read during a recheck, a bus outage in a cluster).
+func (s *Server) sweep(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			s.recheck(s.streams.All(), true)
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // judgeLocks serialize, per ingest key (striped), the checks that read a key

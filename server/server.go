@@ -158,6 +158,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	usageCtx, stopUsage := context.WithCancel(context.Background())
 	usageDone := make(chan struct{})
 	go func() { s.usage.run(usageCtx, s.cfg.UsageFlushInterval); close(usageDone) }()
+	if s.cfg.SweepInterval > 0 {
+		sweepCtx, stopSweep := context.WithCancel(context.Background())
+		defer stopSweep()
+		go s.sweep(sweepCtx, s.cfg.SweepInterval)
+	}
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errc <- s.http.Serve(s.httpLis) }()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
