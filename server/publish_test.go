@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,5 +277,42 @@ func TestSubscribeEndsWhenItsKeyIsRevoked(t *testing.T) {
 	m, err := sub.Recv()
 	if status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("subscription of a revoked key: %v %v, want UNAUTHENTICATED", m, err)
+	}
+}
+
+// Neither the device paths' logs (at debug level) nor anything in the data
+// directory, telemetry included, ever holds an ingest key's secret: not on
+// success, on refusal, or on a close.
+func TestNoSecretFromDevicePaths(t *testing.T) {
+	n := servertest.Start(t)
+	k, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{Scope: &ingestgatev1.KeyScope{DeviceIds: []string{"dev"}}})
+	d := openStream(t, n, "dev", secret)
+	dial(t, n, "intruder", secret).waitEnd() // refused: out of scope
+	for _, h := range []map[string]string{
+		{"Authorization": secret, "X-Device-Id": "dev"},
+		{"X-API-Key": secret, "X-Device-Id": "other"},
+		{"Authorization": "Bearer " + secret[:len(secret)-1] + "x", "X-Device-Id": "dev"}, // bad checksum
+	} {
+		restDo(t, n.BaseURL(), "POST", "/v1/telemetry", h, publishBody)
+	}
+	_, err := keysClient(n).RevokeIngestKey(adminCtx(n), &ingestgatev1.RevokeIngestKeyRequest{WorkspaceId: ws, KeyId: k.GetId(), Reason: "test"})
+	check(t, "revoke", err)
+	d.waitEnd()
+	dial(t, n, "dev", secret).waitEnd() // refused: revoked
+	n.Stop()
+
+	if strings.Contains(n.Logs.String(), secret) || strings.Contains(n.Logs.String(), secret[len(k.GetDisplayPrefix()):]) {
+		t.Fatal("a secret reached the logs")
+	}
+	files, _ := filepath.Glob(filepath.Join(n.DataDir, "*"))
+	if len(files) < 2 {
+		t.Fatalf("data directory holds %v, want the store and telemetry files", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		check(t, "read "+f, err)
+		if strings.Contains(string(b), secret[len(k.GetDisplayPrefix()):]) {
+			t.Fatalf("%s holds the secret", f)
+		}
 	}
 }

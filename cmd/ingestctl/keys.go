@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -291,14 +292,14 @@ func (a *app) keysListCmd() *cobra.Command {
 	return c
 }
 
-var ingestKeyHeader = []string{"ID", "NAME", "PREFIX", "STATUS", "SCOPE", "EXPIRES", "LAST USED"}
+var ingestKeyHeader = []string{"ID", "NAME", "PREFIX", "STATUS", "SCOPE", "EXPIRES", "STREAMS", "LAST USED"}
 
 func ingestKeyRows(keys []*ingestgatev1.IngestKey) [][]string {
 	rows := make([][]string, 0, len(keys))
 	for _, k := range keys {
 		rows = append(rows, []string{
 			k.GetId(), k.GetName(), k.GetDisplayPrefix(), fmtStatus(k.GetStatus(), k.GetExpired()),
-			fmtScope(k.GetScope(), true), fmtTime(k.GetExpireTime()), fmtTime(k.GetLastUsedTime()),
+			fmtScope(k.GetScope(), true), fmtTime(k.GetExpireTime()), fmt.Sprint(k.GetLiveStreams()), fmtTime(k.GetLastUsedTime()),
 		})
 	}
 	return rows
@@ -316,6 +317,8 @@ func ingestKeyFields(k *ingestgatev1.IngestKey) []field {
 		{"Labels", fmtMap(k.GetLabels())},
 		{"Expires", fmtTime(k.GetExpireTime())},
 		{"Limits", fmtLimits(k.GetLimits())},
+		{"Live streams", fmt.Sprintf("%d (on the node that answered)", k.GetLiveStreams())},
+		{"Received", fmt.Sprintf("%d records in %d batches", k.GetRecordsReceived(), k.GetBatchesReceived())},
 		{"Last used", fmtTime(k.GetLastUsedTime())},
 		{"Created", fmtTime(k.GetCreateTime())},
 		{"Updated", fmtTime(k.GetUpdateTime())},

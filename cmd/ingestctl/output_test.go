@@ -30,10 +30,10 @@ func TestIngestKeyTable(t *testing.T) {
 	if err := writeTable(&b, ingestKeyHeader, ingestKeyRows(keys)); err != nil {
 		t.Fatal(err)
 	}
-	want := `ID    NAME        PREFIX        STATUS              SCOPE                  EXPIRES               LAST USED
-ik_1  edge fleet  ig_ikv1_Ab3d  active              all devices            -                     2030-01-02T03:04:05Z
-ik_2  lab         ig_ikv1_Zz9y  inactive (expired)  3 devices; tag site=x  2030-01-02T03:04:05Z  -
-ik_3  tab?here    -             revoked             no devices             -                     -
+	want := `ID    NAME        PREFIX        STATUS              SCOPE                  EXPIRES               STREAMS  LAST USED
+ik_1  edge fleet  ig_ikv1_Ab3d  active              all devices            -                     0        2030-01-02T03:04:05Z
+ik_2  lab         ig_ikv1_Zz9y  inactive (expired)  3 devices; tag site=x  2030-01-02T03:04:05Z  0        -
+ik_3  tab?here    -             revoked             no devices             -                     0        -
 `
 	if got := b.String(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
