@@ -135,6 +135,14 @@ func (v *Verifier) ForgetIngestKey(id string) { v.ingestKeys.forget(id) }
 // ForgetAPIKey drops a management key from the cache.
 func (v *Verifier) ForgetAPIKey(id string) { v.apiKeys.forget(id) }
 
+// ForgetAll empties both caches, positive and negative. A node calls it
+// when it may have missed invalidations (its event subscription was down),
+// so every key is judged from the store again.
+func (v *Verifier) ForgetAll() {
+	v.ingestKeys.forgetAll()
+	v.apiKeys.forgetAll()
+}
+
 type cached[T any] struct {
 	val   T
 	until time.Time
@@ -261,6 +269,12 @@ func (c *credCache[T]) forget(id string) {
 	for _, h := range hashes {
 		c.pos.Remove(h)
 	}
+}
+
+func (c *credCache[T]) forgetAll() {
+	c.epoch.Add(1) // lookups under way must not cache what they read
+	c.pos.Purge()  // the eviction callback empties byID
+	c.neg.Purge()
 }
 
 func deleteHash(hs []Hash, h Hash) []Hash {

@@ -218,3 +218,31 @@ func BenchmarkVerifyMalformed(b *testing.B) {
 		_, _ = f.v.VerifyIngestKey(context.Background(), bad)
 	}
 }
+
+// ForgetAll drops every cached answer: after it, a change the cache was
+// never told of (a missed event) is seen.
+func TestVerifyForgetAll(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, tok := f.addKey(t, nil)
+	if _, err := f.v.VerifyIngestKey(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	f.write(t, func(ctx context.Context, tx keystore.Tx) error {
+		k, err := tx.GetIngestKey(ctx, "ws", k.ID)
+		if err != nil {
+			return err
+		}
+		if err := k.Revoke("missed", f.now); err != nil {
+			return err
+		}
+		return tx.UpdateIngestKey(ctx, k)
+	})
+	if _, err := f.v.VerifyIngestKey(ctx, tok); err != nil {
+		t.Fatalf("before ForgetAll the cache still answers: %v", err)
+	}
+	f.v.ForgetAll()
+	if _, err := f.v.VerifyIngestKey(ctx, tok); reason(err) != keystore.ReasonRevoked {
+		t.Fatalf("after ForgetAll: %v", err)
+	}
+}
