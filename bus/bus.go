@@ -37,3 +37,22 @@ type Bus interface {
 	// Close ends every subscription and releases resources.
 	Close() error
 }
+
+// Resubscriber is an optional capability of a Bus whose transport can lose
+// events, such as Redis pub/sub, which drops what is published while a node
+// is disconnected. Callers test for it with a type assertion.
+type Resubscriber interface {
+	// OnResubscribe registers fn to run after every successful
+	// (re)subscription, including the first: events may have been lost
+	// before it, so fn revalidates the node's live streams and cached keys
+	// against the store. Because fn runs only once the subscription is live,
+	// any change committed before it is in the store and any change after it
+	// is delivered. If the bus is already subscribed when fn is registered,
+	// fn runs once promptly, standing in for the first subscription.
+	//
+	// fn runs on a goroutine the bus owns, never concurrently with itself;
+	// re-subscriptions that happen while fn runs are coalesced into one more
+	// call. fn is kept until Close, which waits for a call under way, so fn
+	// must not call Close. After Close, OnResubscribe does nothing.
+	OnResubscribe(fn func())
+}

@@ -20,8 +20,9 @@ type Config struct {
 	HTTPAddr string
 	// DataDir holds the embedded store (and later the embedded sink).
 	DataDir string
-	// Store selects the keystore: empty means SQLite in DataDir, or
-	// "sqlite:<path>".
+	// Store selects the keystore: empty means SQLite in DataDir,
+	// "sqlite:<path>", or a postgres:// URL (shared by every node of a
+	// cluster). The URL may hold a password: it is never logged.
 	Store string
 	// IngestKeyPrefix and APIKeyPrefix brand the tokens.
 	IngestKeyPrefix string
@@ -39,6 +40,12 @@ type Config struct {
 	// management and telemetry alike (413 / RESOURCE_EXHAUSTED beyond).
 	MaxRequestBytes int
 	Logger          *slog.Logger
+
+	// Redis, a redis:// URL, makes this node one of a cluster: key events
+	// travel over Redis pub/sub on RedisPrefix+"key-events". Empty: the
+	// in-process bus of a single node.
+	Redis       string
+	RedisPrefix string
 
 	// Sink selects where telemetry goes: empty means SQLite in DataDir
 	// (telemetry.db), or "sqlite:<path>".
@@ -91,6 +98,7 @@ func DefaultConfig() Config {
 		KeepaliveTime:       30 * time.Second,
 		KeepaliveTimeout:    10 * time.Second,
 		UsageFlushInterval:  5 * time.Second,
+		RedisPrefix:         "ingestgate:",
 		SweepInterval:       time.Minute,
 	}
 }
@@ -151,7 +159,12 @@ func (c *Config) storePath() (string, error) {
 	case strings.HasPrefix(c.Store, "sqlite:"):
 		return strings.TrimPrefix(c.Store, "sqlite:"), nil
 	}
-	return "", fmt.Errorf("unsupported store %q: use sqlite:<path> or leave empty for the embedded default", c.Store)
+	return "", fmt.Errorf("unsupported store: use postgres://…, sqlite:<path>, or leave it empty for the embedded default")
+}
+
+// storeIsPostgres reports whether Store names a PostgreSQL database.
+func (c *Config) storeIsPostgres() bool {
+	return strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://")
 }
 
 // sinkPath returns the telemetry SQLite file to open.

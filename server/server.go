@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/ingestgate/ingestgate/bus"
 	"github.com/ingestgate/ingestgate/bus/local"
+	busredis "github.com/ingestgate/ingestgate/bus/redis"
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/postgres"
 	"github.com/ingestgate/ingestgate/keystore/sqlite"
 	"github.com/ingestgate/ingestgate/server/registry"
 	"github.com/ingestgate/ingestgate/sink"
@@ -43,6 +46,7 @@ type Server struct {
 	sink     sink.Sink
 	bus      bus.Bus
 	busStop  func()
+	redis    goredis.UniversalClient // nil without --redis
 	streams  *registry.Registry
 	limiters *keyLimiters
 	usage    *usageTracker
@@ -86,12 +90,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.apiFmt, err = keystore.NewTokenFormat(cfg.APIKeyPrefix); err != nil {
 		return nil, fmt.Errorf("api-key-prefix: %w", err)
 	}
-	path, err := cfg.storePath()
-	if err != nil {
+	if s.store, err = openStore(ctx, &cfg); err != nil {
 		return nil, err
-	}
-	if s.store, err = sqlite.Open(ctx, path); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s.verifier = keystore.NewVerifier(s.store, s.hasher, s.ingestFmt, s.apiFmt, keystore.VerifierConfig{})
 	sinkPath, err := cfg.sinkPath()
@@ -105,10 +105,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.limiters = newKeyLimiters(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch)
 	s.usage = newUsageTracker(s.store, s.log)
 	s.inflight = semaphore.NewWeighted(cfg.MaxInflightBytes)
-	// Events from every node (this one included) reach applyEvent.
-	s.bus = local.New()
-	if s.busStop, err = s.bus.Subscribe(s.applyEvent); err != nil {
-		return nil, fmt.Errorf("subscribe to key events: %w", err)
+	if err := s.openBus(ctx); err != nil {
+		return nil, err
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
@@ -225,6 +223,9 @@ func (s *Server) Close() {
 		if s.bus != nil {
 			s.bus.Close()
 		}
+		if s.redis != nil {
+			s.redis.Close()
+		}
 		if s.sink != nil {
 			if err := s.sink.Close(); err != nil {
 				s.log.Warn("close sink", slog.Any("error", err))
@@ -249,4 +250,70 @@ func loopbackDialAddr(a net.Addr) string {
 
 func dialGateway(addr string) (*grpc.ClientConn, error) {
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// openBus connects the key-event bus: Redis pub/sub when configured (a
+// cluster), else in-process. Events from every node, this one included,
+// reach applyEvent. Whenever the subscription is (re)established the node
+// may have missed events, so resync judges everything again from the store.
+func (s *Server) openBus(ctx context.Context) error {
+	if s.cfg.Redis == "" {
+		s.bus = local.New()
+	} else {
+		opts, err := goredis.ParseURL(s.cfg.Redis)
+		if err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		goredis.SetLogger(redisLogger{s.log})
+		s.redis = goredis.NewClient(opts)
+		if s.bus, err = busredis.New(ctx, s.redis, busredis.Options{Prefix: s.cfg.RedisPrefix, Logger: s.log}); err != nil {
+			return err
+		}
+	}
+	if r, ok := s.bus.(bus.Resubscriber); ok {
+		r.OnResubscribe(s.resync)
+	}
+	var err error
+	if s.busStop, err = s.bus.Subscribe(s.applyEvent); err != nil {
+		return fmt.Errorf("subscribe to key events: %w", err)
+	}
+	return nil
+}
+
+// resync forgets every cached credential and rechecks every live stream
+// against the store: what a node does when it may have missed events.
+func (s *Server) resync() {
+	s.verifier.ForgetAll()
+	if s.streams != nil {
+		s.recheck(s.streams.All(), true)
+	}
+}
+
+// openStore opens the keystore the config names: PostgreSQL for a cluster,
+// SQLite (embedded) otherwise.
+func openStore(ctx context.Context, cfg *Config) (keystore.Store, error) {
+	if cfg.storeIsPostgres() {
+		st, err := postgres.Open(ctx, cfg.Store)
+		if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil
+	}
+	path, err := cfg.storePath()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+// redisLogger sends go-redis's own messages (dial failures while Redis is
+// down) to the node's structured log instead of stderr.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", slog.String("message", fmt.Sprintf(format, v...)))
 }

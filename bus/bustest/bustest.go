@@ -32,6 +32,7 @@ func Run(t *testing.T, newPair Factory) {
 	t.Run("StopEndsDelivery", func(t *testing.T) { testStop(t, newPair) })
 	t.Run("SlowHandlerDoesNotBlockPublish", func(t *testing.T) { testSlowHandler(t, newPair) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, newPair) })
+	t.Run("ResubscribeHookRunsOnStart", func(t *testing.T) { testResubscribeHook(t, newPair) })
 }
 
 // collector records what a handler receives.
@@ -208,4 +209,26 @@ func testClosed(t *testing.T, newPair Factory) {
 	if _, err := a.Subscribe(c.handle); !errors.Is(err, bus.ErrClosed) {
 		t.Errorf("Subscribe after Close = %v, want ErrClosed", err)
 	}
+}
+
+// testResubscribeHook checks the optional bus.Resubscriber capability: a
+// hook registered on a subscribed bus runs once, standing in for the first
+// subscription. Backends without the capability pass trivially.
+func testResubscribeHook(t *testing.T, newPair Factory) {
+	a, _ := newPair(t)
+	r, ok := a.(bus.Resubscriber)
+	if !ok {
+		return
+	}
+	called := make(chan struct{}, 16)
+	r.OnResubscribe(func() { called <- struct{}{} })
+	select {
+	case <-called:
+	case <-time.After(deliveryTimeout):
+		t.Fatal("OnResubscribe hook did not run on a subscribed bus")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	r.OnResubscribe(func() {}) // must neither block nor panic after Close
 }

@@ -10,13 +10,17 @@ import (
 	"github.com/ingestgate/ingestgate/keystore"
 )
 
-var _ bus.Bus = (*Bus)(nil)
+var (
+	_ bus.Bus          = (*Bus)(nil)
+	_ bus.Resubscriber = (*Bus)(nil)
+)
 
 // Bus is an in-process bus.Bus. The zero value is not usable; call New.
 type Bus struct {
 	mu     sync.Mutex
 	subs   map[*subscription]struct{}
 	closed bool
+	hooks  sync.WaitGroup // OnResubscribe calls under way
 }
 
 // New returns an empty bus.
@@ -110,7 +114,22 @@ func (b *Bus) Subscribe(h bus.Handler) (func(), error) {
 	}, nil
 }
 
-// Close ends every subscription.
+// OnResubscribe runs fn once: an in-process bus is subscribed from New on
+// and never loses an event, so there is no later re-subscription.
+func (b *Bus) OnResubscribe(fn func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.hooks.Add(1)
+	go func() {
+		defer b.hooks.Done()
+		fn()
+	}()
+}
+
+// Close ends every subscription and waits for OnResubscribe calls.
 func (b *Bus) Close() error {
 	b.mu.Lock()
 	b.closed = true
@@ -120,5 +139,6 @@ func (b *Bus) Close() error {
 	for s := range subs {
 		s.end()
 	}
+	b.hooks.Wait()
 	return nil
 }

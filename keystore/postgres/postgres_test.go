@@ -1,0 +1,327 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ingestgate/ingestgate/internal/sqlitefile"
+
+	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/storetest"
+)
+
+// urlEnv names the PostgreSQL server the tests use; they need a role that
+// may create databases.
+const urlEnv = "INGESTGATE_TEST_POSTGRES_URL"
+
+func TestConformance(t *testing.T) {
+	serverURL(t) // fail once, not in every subtest
+	storetest.Run(t, func(t *testing.T) keystore.Store {
+		return openStore(t, newDatabase(t))
+	})
+}
+
+// serverURL returns the test server's URL. Without it the test fails
+// rather than skips: a skipped backend looks like a passing one.
+func serverURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(urlEnv)
+	if u == "" {
+		t.Fatal(urlEnv + " is not set: run scripts/test, which starts PostgreSQL, or set INGESTGATE_TEST_POSTGRES_URL")
+	}
+	return u
+}
+
+// newDatabase creates an empty database of its own for one test, so tests
+// are isolated and may run in parallel, drops it when the test ends, and
+// returns its URL.
+func newDatabase(t testing.TB) string {
+	t.Helper()
+	base := serverURL(t)
+	ctx := context.Background() // t.Context is canceled before Cleanup runs
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", urlEnv, err)
+	}
+	defer admin.Close(ctx)
+	name := "ig_test_" + rand.Text()[:16]
+	// rand.Text is upper case base32: quoted, the name keeps its case.
+	quoted := pgx.Identifier{name}.Sanitize()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		// WITH (FORCE): a store a failed test left open must not keep
+		// the database alive.
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", urlEnv, err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// openStore opens the database at u and closes it when the test ends
+// (before the database is dropped: cleanups run last-in first-out).
+func openStore(t testing.TB, u string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// Nodes starting together on a fresh database both succeed: the advisory
+// lock makes one migrate while the other waits, then finds nothing to do.
+func TestConcurrentOpen(t *testing.T) {
+	u := newDatabase(t)
+	const nodes = 4
+	var wg sync.WaitGroup
+	stores := make([]*Store, nodes)
+	errs := make([]error, nodes)
+	for i := range nodes {
+		wg.Go(func() { stores[i], errs[i] = Open(t.Context(), u) })
+	}
+	wg.Wait()
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := 0
+	for i, s := range stores {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		applied += s.applied
+		s.Close()
+	}
+	if applied != len(all) {
+		t.Errorf("Opens applied %d migrations in all, want %d (each once)", applied, len(all))
+	}
+}
+
+// Reopening applies no migration again and keeps the data and the
+// recorded migrations; the audit log continues its sequence.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	u := newDatabase(t)
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.applied != len(all) || len(all) == 0 {
+		t.Fatalf("first Open applied %d migrations, want all %d", s.applied, len(all))
+	}
+	recorded := migrationRows(t, s)
+	w := keystore.Workspace{ID: "ws-a", DisplayName: "A"}
+	err = s.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) error {
+		if err := tx.CreateWorkspace(ctx, w); err != nil {
+			return err
+		}
+		_, err := tx.AppendEvent(ctx, keystore.Event{WorkspaceID: "ws-a"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openStore(t, u)
+	if s.applied != 0 {
+		t.Fatalf("reopen applied %d migrations, want 0", s.applied)
+	}
+	if got := migrationRows(t, s); !slices.Equal(got, recorded) {
+		t.Fatalf("schema_migrations after reopen = %v, want %v", got, recorded)
+	}
+	got, err := s.GetWorkspace(ctx, "ws-a")
+	if err != nil || got != w {
+		t.Fatalf("GetWorkspace after reopen = %+v, %v; want %+v", got, err, w)
+	}
+	var seq uint64
+	err = s.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) error {
+		e, err := tx.AppendEvent(ctx, keystore.Event{WorkspaceID: "ws-a"})
+		seq = e.Sequence
+		return err
+	})
+	if err != nil || seq != 2 {
+		t.Fatalf("AppendEvent after reopen = sequence %d, %v; want 2", seq, err)
+	}
+}
+
+// A database a newer binary migrated is refused, not written to.
+func TestRefuseNewerSchema(t *testing.T) {
+	u := newDatabase(t)
+	s := openStore(t, u)
+	if _, err := s.pool.Exec(t.Context(), "INSERT INTO schema_migrations (version, name, applied_time) VALUES (9999, '9999_future.sql', now())"); err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := Open(t.Context(), u); err == nil {
+		s2.Close()
+		t.Fatal("Open of a database with a newer schema succeeded")
+	}
+}
+
+// Many writers appending to one log, one event per transaction, get
+// exactly the sequences 1..n: conflicts are retried, never surfaced, and
+// no sequence is skipped or handed out twice.
+func TestConcurrentAppendEvent(t *testing.T) {
+	s := openStore(t, newDatabase(t))
+	const writers, perWriter = 20, 10
+	var (
+		mu   sync.Mutex
+		seqs []uint64
+		wg   sync.WaitGroup
+	)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				var e keystore.Event
+				err := s.ReadWrite(t.Context(), func(ctx context.Context, tx keystore.Tx) error {
+					var err error
+					e, err = tx.AppendEvent(ctx, keystore.Event{WorkspaceID: "ws-a", Actor: fmt.Sprintf("writer %d", w), Reason: fmt.Sprint(i)})
+					return err
+				})
+				if err != nil {
+					t.Errorf("writer %d event %d: %v", w, i, err)
+					return
+				}
+				mu.Lock()
+				seqs = append(seqs, e.Sequence)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	want := make([]uint64, writers*perWriter)
+	for i := range want {
+		want[i] = uint64(i + 1)
+	}
+	slices.Sort(seqs)
+	if !slices.Equal(seqs, want) {
+		t.Fatalf("sequences returned = %v, want 1..%d", seqs, len(want))
+	}
+	evs, err := s.ListEvents(t.Context(), keystore.EventQuery{WorkspaceID: "ws-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := make([]uint64, len(evs))
+	for i, e := range evs {
+		stored[i] = e.Sequence
+	}
+	if !slices.Equal(stored, want) {
+		t.Fatalf("sequences stored = %v, want 1..%d", stored, len(want))
+	}
+}
+
+type migrationRow struct {
+	version int
+	name    string
+}
+
+func migrationRows(t *testing.T, s *Store) []migrationRow {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), "SELECT version, name FROM schema_migrations ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (migrationRow, error) {
+		var m migrationRow
+		err := r.Scan(&m.version, &m.name)
+		return m, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A database an older binary migrated, before the usage counters, gets
+// them at zero on Open and keeps the last_used_time it had.
+func TestMigrateAddsUsage(t *testing.T) {
+	ctx := t.Context()
+	u := newDatabase(t)
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0002_ingest_key_usage.sql" })
+	if old < 0 {
+		t.Fatal("migration 0002_ingest_key_usage.sql not found")
+	}
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := apply(ctx, pool, all[:old]); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	k := keystore.IngestKey{
+		ID: keystore.NewID("ik_"), WorkspaceID: "ws-a", Name: "old",
+		Credential: keystore.Credential{Hash: sha256.Sum256([]byte("old")), Status: keystore.StatusActive},
+	}
+	args, err := ingestKeyArgs(&k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []struct {
+		query string
+		args  []any
+	}{
+		{workspaceInsert, workspaceArgs(keystore.Workspace{ID: "ws-a"})},
+		{ingestKeyInsert, args},
+		{"UPDATE ingest_keys SET last_used_time = $1", []any{now}},
+	} {
+		if _, err := pool.Exec(ctx, st.query, st.args...); err != nil {
+			t.Fatalf("%s: %v", st.query, err)
+		}
+	}
+
+	s := openStore(t, u)
+	if want := len(all) - old; s.applied != want {
+		t.Fatalf("Open applied %d migrations, want %d", s.applied, want)
+	}
+	got, err := s.GetIngestKey(ctx, "ws-a", k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.LastUsedTime.Equal(now.Truncate(time.Microsecond)) || got.RecordsReceived != 0 || got.BatchesReceived != 0 {
+		t.Fatalf("after migration: last used %v, counters %d, %d; want %v, 0, 0", got.LastUsedTime, got.RecordsReceived, got.BatchesReceived, now)
+	}
+}

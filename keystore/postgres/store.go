@@ -1,0 +1,175 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ingestgate/ingestgate/keystore"
+)
+
+var _ keystore.Store = (*Store)(nil)
+
+// Retries of a transaction that lost a serialization conflict. Appends to
+// one audit log conflict on its counter row, so under a burst of writers a
+// transaction can lose several rounds in a row; the backoff is jittered so
+// the losers do not collide again in lockstep.
+const (
+	maxAttempts  = 20
+	retryBackoff = 2 * time.Millisecond
+	maxBackoff   = 100 * time.Millisecond
+)
+
+// Store is a keystore.Store in a PostgreSQL database. It is safe for
+// concurrent use, and several nodes may share the database.
+type Store struct {
+	reader // over the pool
+	pool   *pgxpool.Pool
+	// applied is how many migrations Open ran (for tests).
+	applied int
+}
+
+// Open connects to the database at url (a postgres:// URL or a key=value
+// DSN, as pgx accepts), brings the schema up to date and checks the
+// connection. Nodes may Open the same database at once: migrations are
+// serialized by an advisory lock (see apply).
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included.
+		return nil, errors.New("postgres: invalid connection URL")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	s := &Store{reader: reader{q: pool}, pool: pool}
+	if s.applied, err = migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ReadWrite runs fn in a SERIALIZABLE transaction and commits when it
+// returns nil; another error rolls back and is returned as is. When fn or
+// the commit fails with a serialization failure or deadlock (SQLSTATE
+// 40001, 40P01) the transaction is rolled back and fn runs again, up to
+// maxAttempts times in all. A panic in fn rolls back and continues up the
+// stack, so the server's recovery logs it with its stack.
+func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx keystore.Tx) error) error {
+	return s.runTx(ctx, pgx.Serializable, func(pgTx pgx.Tx) error {
+		return fn(ctx, &tx{reader: reader{q: pgTx}})
+	})
+}
+
+// runTx runs fn in a transaction at iso, retrying it on serialization
+// failures (see ReadWrite).
+func (s *Store) runTx(ctx context.Context, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
+	var err error
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			if werr := sleep(ctx, backoff(attempt)); werr != nil {
+				return fmt.Errorf("postgres: retry after %w: %w", err, werr)
+			}
+		}
+		if err = s.tryTx(ctx, iso, fn); !retryable(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("postgres: transaction gave up after %d attempts: %w", maxAttempts, err)
+}
+
+// tryTx is one attempt of runTx.
+func (s *Store) tryTx(ctx context.Context, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
+	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// Also runs while a panic unwinds. WithoutCancel: a canceled
+			// ctx must still end the transaction; pgx closes the
+			// connection if it cannot.
+			_ = pgTx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := fn(pgTx); err != nil {
+		return err
+	}
+	done = true
+	if err := pgTx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}
+
+// retryable reports a conflict another attempt may not have.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// backoff is a random wait in [0, min(maxBackoff, retryBackoff<<attempt)).
+func backoff(attempt int) time.Duration {
+	d := min(maxBackoff, retryBackoff<<min(attempt, 16))
+	return rand.N(d)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// querier is what reads and writes need from *pgxpool.Pool and pgx.Tx
+// alike.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// reader implements keystore.Reader once, for the pool and for
+// transactions. pgx prepares and caches every statement per connection,
+// so the hot by-hash lookups need no explicit preparation.
+type reader struct {
+	q querier
+}
+
+// tx is a keystore.Tx: the reader over the transaction plus the writes.
+type tx struct {
+	reader
+}
+
+var _ keystore.Tx = (*tx)(nil)
