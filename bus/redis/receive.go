@@ -83,7 +83,7 @@ func (b *Bus) dispatch(payload string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for s := range b.subs {
-		s.push(e)
+		s.Push(e)
 	}
 }
 

@@ -58,7 +58,7 @@ type Bus struct {
 	closed     bool
 	subscribed bool // the subscriber connection is confirmed live
 	pubsub     *goredis.PubSub
-	subs       map[*subscription]struct{}
+	subs       map[*bus.Delivery]struct{}
 	hooks      []*hook
 
 	closing  chan struct{} // closed by Close, to cut the loop's backoff short
@@ -91,7 +91,7 @@ func New(ctx context.Context, client goredis.UniversalClient, opts Options) (*Bu
 		channel:  opts.Prefix + channelSuffix,
 		ping:     opts.PingInterval,
 		log:      opts.Logger.With("component", "bus/redis"),
-		subs:     make(map[*subscription]struct{}),
+		subs:     make(map[*bus.Delivery]struct{}),
 		closing:  make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
@@ -147,13 +147,13 @@ func (b *Bus) Subscribe(h bus.Handler) (func(), error) {
 	if b.closed {
 		return nil, bus.ErrClosed
 	}
-	s := newSubscription(h)
+	s := bus.NewDelivery(h)
 	b.subs[s] = struct{}{}
 	return func() {
 		b.mu.Lock()
 		delete(b.subs, s)
 		b.mu.Unlock()
-		s.end()
+		s.End()
 	}, nil
 }
 
@@ -191,7 +191,7 @@ func (b *Bus) Close() error {
 	_ = ps.Close()
 	<-b.loopDone
 	for s := range subs {
-		s.end()
+		s.End()
 	}
 	for _, k := range hooks {
 		k.end()
