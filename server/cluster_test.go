@@ -19,7 +19,7 @@ import (
 // Redis channel, each with its own ports and data directory (embedded
 // sink). The first node bootstraps the store; the others share its admin
 // key.
-func startCluster(t *testing.T, n int, redisURL string, opts ...servertest.Option) []*servertest.Node {
+func startCluster(t testing.TB, n int, redisURL string, opts ...servertest.Option) []*servertest.Node {
 	t.Helper()
 	store := servertest.PostgresDB(t)
 	prefix := servertest.RedisPrefix(t)
