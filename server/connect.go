@@ -73,38 +73,51 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		t.streams.Remove(st)
 		return nil, nil, err
 	}
+	// While the store is unreachable, a key the verifier still holds (an
+	// active key, cached) keeps admitting the devices its scope names without
+	// tags, so a fleet rides out a brief outage. Such a stream is judged
+	// against the store by the next sweep or resync once it is back.
+	degradable := k.Scope.Admits(deviceID, nil)
 	if _, err := t.admitDevice(ctx, k, deviceID); err != nil { // registers a new device
-		return fail(err)
+		if !degradable || status.Code(err) != codes.Unavailable {
+			return fail(err)
+		}
 	}
 	mu := t.judging.of(k.ID)
 	mu.RLock()
 	defer mu.RUnlock()
+	cached := k
 	k, err = t.store.GetIngestKey(ctx, k.WorkspaceID, k.ID)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return fail(refuse(goodbyeDeleted, codes.Unauthenticated, "Invalid credentials: ingest key deleted"))
+	case err != nil && degradable:
+		t.log.WarnContext(ctx, "store unreachable; admitting a cached key until the store is back", slog.String("key_prefix", cached.DisplayPrefix), slog.Any("error", err))
+		k = cached
+		st.SetTags(map[string]string{})
 	case err != nil:
 		t.log.ErrorContext(ctx, "read ingest key", slog.Any("error", err))
 		return fail(status.Error(codes.Unavailable, "cannot verify credentials right now; retry"))
-	}
-	if r := k.Check(hash, time.Now()); r != 0 {
-		return fail(refuse(reasonClosures[r], codes.Unauthenticated, credentialMessage(r)))
-	}
-	d, err := t.store.GetDevice(ctx, k.WorkspaceID, deviceID)
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return fail(refuse(goodbyeDeviceGone, codes.PermissionDenied, closureMessages[goodbyeDeviceGone]))
-	case err != nil:
-		t.log.ErrorContext(ctx, "read device", slog.Any("error", err))
-		return fail(status.Error(codes.Unavailable, "cannot read the device registry right now; retry"))
-	}
-	tags := d.Tags
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	st.SetTags(tags)
-	if !k.Scope.Admits(deviceID, tags) {
-		return fail(outOfScope(k, deviceID))
+	default:
+		if r := k.Check(hash, time.Now()); r != 0 {
+			return fail(refuse(reasonClosures[r], codes.Unauthenticated, credentialMessage(r)))
+		}
+		d, err := t.store.GetDevice(ctx, k.WorkspaceID, deviceID)
+		switch {
+		case errors.Is(err, keystore.ErrNotFound):
+			return fail(refuse(goodbyeDeviceGone, codes.PermissionDenied, closureMessages[goodbyeDeviceGone]))
+		case err != nil:
+			t.log.ErrorContext(ctx, "read device", slog.Any("error", err))
+			return fail(status.Error(codes.Unavailable, "cannot read the device registry right now; retry"))
+		}
+		tags := d.Tags
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		st.SetTags(tags)
+		if !k.Scope.Admits(deviceID, tags) {
+			return fail(outOfScope(k, deviceID))
+		}
 	}
 	t.limiters.update(&k)
 	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })

@@ -80,7 +80,9 @@ func closeFor(r reason) registry.Closure { return credentialClosure(r, closureMe
 // touches. It is idempotent, so an event applied both locally and again from
 // the bus is harmless.
 func (s *Server) applyEvent(e keystore.Event) {
-	if e.IngestKeyID != "" {
+	// Only a change of the key itself invalidates its cache entry; other
+	// events may name a key (a device registered by it) without changing it.
+	if e.IngestKeyID != "" && e.Type >= ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_CREATED && e.Type <= ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_DELETED {
 		s.verifier.ForgetIngestKey(e.IngestKeyID)
 	}
 	if e.APIKeyID != "" {
