@@ -1,0 +1,176 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/ingestgate/ingestgate/sink"
+)
+
+// storeBatch stores one batch atomically: Redis runs a script without
+// interleaving any other command, so the dedupe check, the claim of the
+// key and the XADD of every record happen as one step. A Lua script, not
+// MULTI with WATCH, because the decision (duplicate or not) must be taken
+// inside the atomic step: WATCH would need a round trip to read the key
+// first and a retry loop when another node claims it in between, and a
+// failed EXEC would cost the whole group commit its pipeline.
+//
+// The stream's type is checked before anything is written, so the one
+// error an XADD can hit (WRONGTYPE) cannot leave a claimed key without its
+// records; once the script has written, Redis lets it finish even past
+// maxmemory.
+//
+// KEYS[1] is the workspace stream, KEYS[2] the dedupe key (absent when the
+// batch has none). ARGV: window in ms, MAXLEN (-1: no trimming),
+// device_id, ingest_key_id, receive_time, then one encoded record per
+// entry. The field names are the documented entry format (codec.go).
+// Returns 1 when stored, 0 when a duplicate.
+var storeBatch = goredis.NewScript(`
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t ~= 'stream' and t ~= 'none' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' holds a ' .. t .. ', not a stream')
+end
+if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return 0
+end
+local trim = tonumber(ARGV[2]) >= 0
+for i = 6, #ARGV do
+  if trim then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+      'device_id', ARGV[3], 'ingest_key_id', ARGV[4], 'receive_time', ARGV[5], 'record', ARGV[i])
+  else
+    redis.call('XADD', KEYS[1], '*',
+      'device_id', ARGV[3], 'ingest_key_id', ARGV[4], 'receive_time', ARGV[5], 'record', ARGV[i])
+  end
+end
+return 1
+`)
+
+// run is the writer goroutine: it sends every batch, in queue order.
+func (s *Sink) run() {
+	defer close(s.done)
+	var next *request // taken from the queue but left for the next commit
+	for {
+		if s.isClosing() {
+			s.failQueued(next)
+			return
+		}
+		if next == nil {
+			select {
+			case next = <-s.queue:
+			case <-s.closing:
+				continue
+			}
+		}
+		var group []*request
+		group, next = s.gather(next)
+		s.commit(group)
+	}
+}
+
+// gather takes first and whatever else is queued, within the per-commit
+// limits. A batch that would break the record limit is returned as next.
+func (s *Sink) gather(first *request) (group []*request, next *request) {
+	group = append(group, first)
+	records := len(first.batch.records)
+	for len(group) < s.opts.MaxBatchesPerCommit {
+		select {
+		case r := <-s.queue:
+			if records+len(r.batch.records) > s.opts.MaxRecordsPerCommit {
+				return group, r
+			}
+			group = append(group, r)
+			records += len(r.batch.records)
+		default:
+			return group, nil
+		}
+	}
+	return group, nil
+}
+
+// commit sends group in one pipeline, one script call per batch, and
+// answers every request. A request whose ctx has ended is answered with
+// its error and left out: that check is the last moment its caller can
+// still withdraw it. The pipeline runs on a background context: once
+// sent, a batch is stored even if its caller has gone, and Close waits
+// for it; the client's timeouts bound it.
+//
+// EVAL, not EVALSHA: after a Redis restart EVALSHA fails with NOSCRIPT,
+// and resending only the failed calls could store a device's batches out
+// of order when another node reloaded the script in the middle of this
+// pipeline. Redis caches the compiled script, so EVAL costs only the
+// script's bytes.
+func (s *Sink) commit(group []*request) {
+	type call struct {
+		r   *request
+		cmd *goredis.Cmd // nil: nothing to send (an empty batch without a key)
+	}
+	calls := make([]call, 0, len(group))
+	pipe := s.client.Pipeline()
+	ctx := context.Background()
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.res <- sink.Result{Err: err}
+			continue
+		}
+		b := &r.batch
+		if b.dedupeKey == "" && len(b.records) == 0 {
+			calls = append(calls, call{r: r})
+			continue
+		}
+		keys := []string{s.streamKey(b.workspaceID)}
+		if b.dedupeKey != "" {
+			keys = append(keys, s.dedupeKey(b.workspaceID, b.deviceID, b.dedupeKey))
+		}
+		args := make([]any, 0, 5+len(b.records))
+		args = append(args, s.opts.DedupeWindow.Milliseconds(), s.opts.MaxLen, b.deviceID, b.ingestKeyID, b.receiveTime)
+		for _, rec := range b.records {
+			args = append(args, rec)
+		}
+		calls = append(calls, call{r: r, cmd: storeBatch.Eval(ctx, pipe, keys, args...)})
+	}
+	if n := pipe.Len(); n > 0 {
+		s.stats.pipelines.Add(1)
+		// Each command's own error is checked below.
+		if _, err := pipe.Exec(ctx); err != nil {
+			s.log.Error("storing telemetry failed", "error", err, "batches", n)
+		}
+	}
+	for _, c := range calls {
+		if c.cmd == nil {
+			c.r.res <- sink.Result{}
+			continue
+		}
+		stored, err := c.cmd.Int()
+		if err != nil {
+			c.r.res <- sink.Result{Err: fmt.Errorf("sink/redis: store: %w", err)}
+			continue
+		}
+		if stored == 0 {
+			s.stats.duplicates.Add(1)
+		} else {
+			s.stats.batches.Add(1)
+			s.stats.records.Add(int64(len(c.r.batch.records)))
+		}
+		c.r.res <- sink.Result{Duplicate: stored == 0}
+	}
+}
+
+// failQueued answers next and everything still queued with
+// sink.ErrClosed, once Close has made sure nothing more can be queued.
+func (s *Sink) failQueued(next *request) {
+	<-s.sealed
+	if next != nil {
+		next.res <- sink.Result{Err: sink.ErrClosed}
+	}
+	for {
+		select {
+		case r := <-s.queue:
+			r.res <- sink.Result{Err: sink.ErrClosed}
+		default:
+			return
+		}
+	}
+}
