@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os/exec"
@@ -200,5 +201,36 @@ func TestClusterRevocationDuringRedisOutage(t *testing.T) {
 				t.Logf("node %c closed its streams %v after the revocation", 'B'+i, time.Since(changed).Round(time.Millisecond))
 			}
 		})
+	}
+}
+
+// With the Redis Streams sink the nodes share telemetry: what a device
+// streams through B is acked once in Redis, and A and C read it back, live
+// through Subscribe and paged through ReadTelemetry.
+func TestClusterSharedRedisSink(t *testing.T) {
+	nodes := startCluster(t, 3, servertest.RedisURL(t), func(c *server.Config) { c.Sink = "redis" })
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	_, secret := newIngestKey(t, a, &ingestgatev1.IngestKey{})
+	ctx, cancel := context.WithTimeout(adminCtx(a), waitFor)
+	defer cancel()
+	sub, err := ingestgatev1.NewTelemetryServiceClient(a.Conn).Subscribe(ctx, &ingestgatev1.SubscribeRequest{WorkspaceId: ws, FromStart: true})
+	check(t, "subscribe on A", err)
+
+	d := openStream(t, b, "shared", secret)
+	for seq := uint64(2); seq <= 5; seq++ {
+		d.send(seq, records(fmt.Sprint("s", seq), 3)...)
+	}
+	d.waitAcks(5)
+	got := 0
+	for got < 13 { // 1 boot record + 4 batches of 3
+		m, err := sub.Recv()
+		check(t, "recv on A", err)
+		got += len(m.GetEntries())
+	}
+	if got != 13 {
+		t.Fatalf("A's subscriber saw %d entries, want 13", got)
+	}
+	if n := len(readAll(t, c, "shared")); n != 13 {
+		t.Fatalf("C read back %d records, want 13", n)
 	}
 }

@@ -48,7 +48,8 @@ type Config struct {
 	RedisPrefix string
 
 	// Sink selects where telemetry goes: empty means SQLite in DataDir
-	// (telemetry.db), or "sqlite:<path>".
+	// (telemetry.db), "sqlite:<path>", or "redis" (Redis Streams on the
+	// Redis of the Redis field, shared by a cluster).
 	Sink string
 	// MaxRecordsPerBatch bounds one TelemetryBatch or Publish.
 	MaxRecordsPerBatch int
@@ -178,5 +179,5 @@ func (c *Config) sinkPath() (string, error) {
 	case strings.HasPrefix(c.Sink, "sqlite:"):
 		return strings.TrimPrefix(c.Sink, "sqlite:"), nil
 	}
-	return "", fmt.Errorf("unsupported sink %q: use sqlite:<path> or leave empty for the embedded default", c.Sink)
+	return "", fmt.Errorf("unsupported sink %q: use redis, sqlite:<path>, or leave it empty for the embedded default", c.Sink)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/ingestgate/ingestgate/keystore/sqlite"
 	"github.com/ingestgate/ingestgate/server/registry"
 	"github.com/ingestgate/ingestgate/sink"
+	sinkredis "github.com/ingestgate/ingestgate/sink/redis"
 	sinksqlite "github.com/ingestgate/ingestgate/sink/sqlite"
 )
 
@@ -94,12 +95,16 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.verifier = keystore.NewVerifier(s.store, s.hasher, s.ingestFmt, s.apiFmt, keystore.VerifierConfig{})
-	sinkPath, err := cfg.sinkPath()
-	if err != nil {
-		return nil, err
+	if cfg.Redis != "" {
+		opts, err := goredis.ParseURL(cfg.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		goredis.SetLogger(redisLogger{s.log})
+		s.redis = goredis.NewClient(opts)
 	}
-	if s.sink, err = sinksqlite.Open(ctx, sinkPath, sinksqlite.Config{}); err != nil {
-		return nil, fmt.Errorf("open sink: %w", err)
+	if s.sink, err = s.openSink(ctx); err != nil {
+		return nil, err
 	}
 	s.streams = registry.New(cfg.MaxStreamsPerDevice)
 	s.limiters = newKeyLimiters(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch)
@@ -257,15 +262,10 @@ func dialGateway(addr string) (*grpc.ClientConn, error) {
 // reach applyEvent. Whenever the subscription is (re)established the node
 // may have missed events, so resync judges everything again from the store.
 func (s *Server) openBus(ctx context.Context) error {
-	if s.cfg.Redis == "" {
+	if s.redis == nil {
 		s.bus = local.New()
 	} else {
-		opts, err := goredis.ParseURL(s.cfg.Redis)
-		if err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		goredis.SetLogger(redisLogger{s.log})
-		s.redis = goredis.NewClient(opts)
+		var err error
 		if s.bus, err = busredis.New(ctx, s.redis, busredis.Options{Prefix: s.cfg.RedisPrefix, Logger: s.log}); err != nil {
 			return err
 		}
@@ -316,4 +316,29 @@ type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "redis client", slog.String("message", fmt.Sprintf(format, v...)))
+}
+
+// openSink opens the telemetry sink the config names: Redis Streams (shared
+// by a cluster's nodes and readable by consumer groups), or the embedded
+// SQLite file.
+func (s *Server) openSink(ctx context.Context) (sink.Sink, error) {
+	if s.cfg.Sink == "redis" {
+		if s.redis == nil {
+			return nil, fmt.Errorf("sink redis needs --redis")
+		}
+		sk, err := sinkredis.New(ctx, s.redis, sinkredis.Options{Prefix: s.cfg.RedisPrefix, Logger: s.log})
+		if err != nil {
+			return nil, fmt.Errorf("open sink: %w", err)
+		}
+		return sk, nil
+	}
+	path, err := s.cfg.sinkPath()
+	if err != nil {
+		return nil, err
+	}
+	sk, err := sinksqlite.Open(ctx, path, sinksqlite.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("open sink: %w", err)
+	}
+	return sk, nil
 }

@@ -69,7 +69,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request body or gRPC message accepted")
 	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis://… URL: key events between nodes over Redis pub/sub (empty: single node, in-process)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", cfg.RedisPrefix, "prefix of every Redis key and channel ingestgate uses")
-	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), or sqlite:<path>")
+	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), sqlite:<path>, or redis (Redis Streams on --redis)")
 	fs.IntVar(&cfg.MaxRecordsPerBatch, "max-records-per-batch", cfg.MaxRecordsPerBatch, "most records in one batch or publish")
 	fs.IntVar(&cfg.MaxStreamsPerKey, "max-streams-per-key", cfg.MaxStreamsPerKey, "streams per ingest key on this node, for keys without their own limit (0: unlimited)")
 	fs.IntVar(&cfg.MaxStreamsPerDevice, "max-streams-per-device", cfg.MaxStreamsPerDevice, "streams per device on this node (0: unlimited)")
