@@ -106,7 +106,7 @@ func (s *Sink) wait(ctx context.Context, key string, q sink.Query, limit int, af
 		case r = <-ch:
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-s.closing:
+		case <-s.queue.Closing():
 			return nil, sink.ErrClosed
 		}
 		if errors.Is(r.err, goredis.Nil) {

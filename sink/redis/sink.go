@@ -106,14 +106,7 @@ type Sink struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	queue chan *request
-	// mu orders Close after every Append that may still send on queue:
-	// Append holds it shared from its closing check to its send, Close
-	// takes it once, exclusively, after closing closes. Past that point
-	// nothing more can be queued and the writer can fail what is left.
-	mu        sync.RWMutex
-	closing   chan struct{} // closed first by Close: no new work
-	sealed    chan struct{} // closed once nothing more can be queued
+	queue     *sink.Queue[batch]
 	done      chan struct{} // closed when the writer has exited
 	closeOnce sync.Once
 
@@ -140,11 +133,9 @@ func New(ctx context.Context, client goredis.UniversalClient, opts Options) (*Si
 	}
 	s := &Sink{
 		client: client, opts: opts, now: time.Now,
-		log:     opts.Logger.With("component", "sink/redis"),
-		queue:   make(chan *request, opts.QueueSize),
-		closing: make(chan struct{}),
-		sealed:  make(chan struct{}),
-		done:    make(chan struct{}),
+		log:   opts.Logger.With("component", "sink/redis"),
+		queue: sink.NewQueue(opts.QueueSize, opts.MaxBatchesPerCommit, opts.MaxRecordsPerCommit, func(b batch) int { return len(b.records) }),
+		done:  make(chan struct{}),
 	}
 	if err := s.checkServer(ctx); err != nil {
 		return nil, err
@@ -208,26 +199,14 @@ func atLeast(version string, major, minor int) bool {
 // Calling it again returns nil.
 func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
-		close(s.closing)
-		// An empty critical section: it waits for every Append that
-		// passed its closing check to finish its send or give up.
-		s.mu.Lock()
-		s.mu.Unlock()
-		close(s.sealed)
+		s.queue.Seal()
 		<-s.done
 	})
 	return nil
 }
 
 // isClosing reports whether Close has begun.
-func (s *Sink) isClosing() bool {
-	select {
-	case <-s.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Sink) isClosing() bool { return s.queue.IsClosing() }
 
 func (s *Sink) streamKey(workspaceID string) string {
 	return s.opts.Prefix + "telemetry:" + workspaceID

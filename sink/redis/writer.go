@@ -51,43 +51,23 @@ return 1
 // run is the writer goroutine: it sends every batch, in queue order.
 func (s *Sink) run() {
 	defer close(s.done)
-	var next *request // taken from the queue but left for the next commit
+	var next *sink.Request[batch] // taken from the queue but left for the next commit
 	for {
 		if s.isClosing() {
-			s.failQueued(next)
+			s.queue.FailQueued(next)
 			return
 		}
 		if next == nil {
 			select {
-			case next = <-s.queue:
-			case <-s.closing:
+			case next = <-s.queue.Requests():
+			case <-s.queue.Closing():
 				continue
 			}
 		}
-		var group []*request
-		group, next = s.gather(next)
+		var group []*sink.Request[batch]
+		group, next = s.queue.Gather(next)
 		s.commit(group)
 	}
-}
-
-// gather takes first and whatever else is queued, within the per-commit
-// limits. A batch that would break the record limit is returned as next.
-func (s *Sink) gather(first *request) (group []*request, next *request) {
-	group = append(group, first)
-	records := len(first.batch.records)
-	for len(group) < s.opts.MaxBatchesPerCommit {
-		select {
-		case r := <-s.queue:
-			if records+len(r.batch.records) > s.opts.MaxRecordsPerCommit {
-				return group, r
-			}
-			group = append(group, r)
-			records += len(r.batch.records)
-		default:
-			return group, nil
-		}
-	}
-	return group, nil
 }
 
 // commit sends group in one pipeline, one script call per batch, and
@@ -102,20 +82,16 @@ func (s *Sink) gather(first *request) (group []*request, next *request) {
 // of order when another node reloaded the script in the middle of this
 // pipeline. Redis caches the compiled script, so EVAL costs only the
 // script's bytes.
-func (s *Sink) commit(group []*request) {
+func (s *Sink) commit(group []*sink.Request[batch]) {
 	type call struct {
-		r   *request
+		r   *sink.Request[batch]
 		cmd *goredis.Cmd // nil: nothing to send (an empty batch without a key)
 	}
 	calls := make([]call, 0, len(group))
 	pipe := s.client.Pipeline()
 	ctx := context.Background()
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- sink.Result{Err: err}
-			continue
-		}
-		b := &r.batch
+	for _, r := range s.queue.Live(group) {
+		b := &r.Batch
 		if b.dedupeKey == "" && len(b.records) == 0 {
 			calls = append(calls, call{r: r})
 			continue
@@ -140,37 +116,20 @@ func (s *Sink) commit(group []*request) {
 	}
 	for _, c := range calls {
 		if c.cmd == nil {
-			c.r.res <- sink.Result{}
+			c.r.Answer(sink.Result{})
 			continue
 		}
 		stored, err := c.cmd.Int()
 		if err != nil {
-			c.r.res <- sink.Result{Err: fmt.Errorf("sink/redis: store: %w", err)}
+			c.r.Answer(sink.Result{Err: fmt.Errorf("sink/redis: store: %w", err)})
 			continue
 		}
 		if stored == 0 {
 			s.stats.duplicates.Add(1)
 		} else {
 			s.stats.batches.Add(1)
-			s.stats.records.Add(int64(len(c.r.batch.records)))
+			s.stats.records.Add(int64(len(c.r.Batch.records)))
 		}
-		c.r.res <- sink.Result{Duplicate: stored == 0}
-	}
-}
-
-// failQueued answers next and everything still queued with
-// sink.ErrClosed, once Close has made sure nothing more can be queued.
-func (s *Sink) failQueued(next *request) {
-	<-s.sealed
-	if next != nil {
-		next.res <- sink.Result{Err: sink.ErrClosed}
-	}
-	for {
-		select {
-		case r := <-s.queue:
-			r.res <- sink.Result{Err: sink.ErrClosed}
-		default:
-			return
-		}
+		c.r.Answer(sink.Result{Duplicate: stored == 0})
 	}
 }

@@ -7,15 +7,6 @@ import (
 	"github.com/ingestgate/ingestgate/sink"
 )
 
-// request is one queued Append.
-type request struct {
-	ctx   context.Context
-	batch batch
-	res   chan sink.Result // buffered 1; receives exactly one Result
-	// duplicate is set by the writer inside the commit.
-	duplicate bool
-}
-
 // Append implements sink.Sink. It encodes b in the caller's goroutine
 // (an invalid record fails the batch at once, wrapping
 // sink.ErrInvalidRecord) and queues it for the writer, blocking while the
@@ -23,30 +14,14 @@ type request struct {
 // after another from one goroutine are stored in that order even when the
 // caller does not wait for each Result.
 func (s *Sink) Append(ctx context.Context, b sink.Batch) <-chan sink.Result {
-	res := make(chan sink.Result, 1)
 	if err := ctx.Err(); err != nil {
-		res <- sink.Result{Err: err}
-		return res
+		return sink.Answered(err)
 	}
 	enc, err := encodeBatch(b, s.now())
 	if err != nil {
-		res <- sink.Result{Err: err}
-		return res
+		return sink.Answered(err)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.isClosing() {
-		res <- sink.Result{Err: sink.ErrClosed}
-		return res
-	}
-	select {
-	case s.queue <- &request{ctx: ctx, batch: enc, res: res}:
-	case <-ctx.Done():
-		res <- sink.Result{Err: ctx.Err()}
-	case <-s.closing:
-		res <- sink.Result{Err: sink.ErrClosed}
-	}
-	return res
+	return s.queue.Put(ctx, enc)
 }
 
 // Stats counts the sink's work since Open, for metrics and tests.
@@ -74,7 +49,7 @@ func (s *Sink) Stats() Stats {
 		Batches:    s.stats.batches.Load(),
 		Records:    s.stats.records.Load(),
 		Duplicates: s.stats.duplicates.Load(),
-		Queued:     len(s.queue),
+		Queued:     s.queue.Len(),
 		Committing: int(s.stats.committing.Load()),
 	}
 }

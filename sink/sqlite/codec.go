@@ -25,6 +25,8 @@ type batch struct {
 	workspaceID, deviceID, ingestKeyID, dedupeKey string
 	receiveTime                                   int64
 	rows                                          []row
+	// duplicate is set by the writer inside the commit.
+	duplicate bool
 }
 
 // row holds the column values of one record; the typed value columns the

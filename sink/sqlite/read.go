@@ -50,7 +50,7 @@ func (s *Sink) Read(ctx context.Context, q sink.Query) ([]sink.Entry, error) {
 			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-s.closing:
+		case <-s.queue.Closing():
 			return nil, sink.ErrClosed
 		}
 	}

@@ -28,14 +28,7 @@ type Sink struct {
 	read  *sql.DB          // query_only pool
 	stmts statements
 
-	queue chan *request
-	// mu orders Close after every Append that may still send on queue:
-	// Append holds it shared from its closing check to its send, Close
-	// takes it once, exclusively, after closing closes. Past that point
-	// nothing more can be queued and the writer can fail what is left.
-	mu        sync.RWMutex
-	closing   chan struct{} // closed first by Close: no new work
-	sealed    chan struct{} // closed once nothing more can be queued
+	queue     *sink.Queue[batch]
 	done      chan struct{} // closed when the writer has exited
 	closeOnce sync.Once
 
@@ -83,10 +76,8 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 
 	s := &Sink{
 		cfg: cfg, now: now, write: write, read: read,
-		queue:   make(chan *request, cfg.QueueSize),
-		closing: make(chan struct{}),
-		sealed:  make(chan struct{}),
-		done:    make(chan struct{}),
+		queue: sink.NewQueue(cfg.QueueSize, cfg.MaxBatchesPerCommit, cfg.MaxRecordsPerCommit, func(b batch) int { return len(b.rows) }),
+		done:  make(chan struct{}),
 	}
 	// Migrate before preparing: statements need the tables.
 	if s.applied, err = migrate(ctx, write); err == nil {
@@ -107,12 +98,7 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 func (s *Sink) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.closing)
-		// An empty critical section: it waits for every Append that
-		// passed its closing check to finish its send or give up.
-		s.mu.Lock()
-		s.mu.Unlock()
-		close(s.sealed)
+		s.queue.Seal()
 		<-s.done
 		err = s.closeDBs()
 	})
@@ -130,11 +116,4 @@ func (s *Sink) closeDBs() error {
 }
 
 // isClosing reports whether Close has begun.
-func (s *Sink) isClosing() bool {
-	select {
-	case <-s.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (s *Sink) isClosing() bool { return s.queue.IsClosing() }

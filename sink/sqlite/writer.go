@@ -25,12 +25,12 @@ func (s *Sink) run() {
 	tick := time.NewTicker(s.cfg.PruneInterval)
 	defer tick.Stop()
 	var (
-		next       *request // taken from the queue but left for the next commit
-		pruneAgain bool     // the last prune hit its chunk limit
+		next       *sink.Request[batch] // taken from the queue but left for the next commit
+		pruneAgain bool                 // the last prune hit its chunk limit
 	)
 	for {
 		if s.isClosing() {
-			s.failQueued(next)
+			s.queue.FailQueued(next)
 			return
 		}
 		if next == nil {
@@ -41,38 +41,18 @@ func (s *Sink) run() {
 				pruneNow = always
 			}
 			select {
-			case next = <-s.queue:
+			case next = <-s.queue.Requests():
 			case <-pruneNow:
 				pruneAgain = s.prune()
 				continue
-			case <-s.closing:
+			case <-s.queue.Closing():
 				continue
 			}
 		}
-		var group []*request
-		group, next = s.gather(next)
+		var group []*sink.Request[batch]
+		group, next = s.queue.Gather(next)
 		s.commit(group)
 	}
-}
-
-// gather takes first and whatever else is queued, within the per-commit
-// limits. A batch that would break the record limit is returned as next.
-func (s *Sink) gather(first *request) (group []*request, next *request) {
-	group = append(group, first)
-	records := len(first.batch.rows)
-	for len(group) < s.cfg.MaxBatchesPerCommit {
-		select {
-		case r := <-s.queue:
-			if records+len(r.batch.rows) > s.cfg.MaxRecordsPerCommit {
-				return group, r
-			}
-			group = append(group, r)
-			records += len(r.batch.rows)
-		default:
-			return group, nil
-		}
-	}
-	return group, nil
 }
 
 // commit stores group in one transaction and answers every request. A
@@ -80,15 +60,8 @@ func (s *Sink) gather(first *request) (group []*request, next *request) {
 // that check is the last moment its caller can still withdraw it. If the
 // transaction fails, every request in it fails with that error and
 // nothing of it is stored.
-func (s *Sink) commit(group []*request) {
-	live := make([]*request, 0, len(group))
-	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- sink.Result{Err: err}
-			continue
-		}
-		live = append(live, r)
-	}
+func (s *Sink) commit(group []*sink.Request[batch]) {
+	live := s.queue.Live(group)
 	if len(live) == 0 {
 		return
 	}
@@ -97,7 +70,7 @@ func (s *Sink) commit(group []*request) {
 	touched, err := s.store(live)
 	if err != nil {
 		for _, r := range live {
-			r.res <- sink.Result{Err: err}
+			r.Answer(sink.Result{Err: err})
 		}
 		return
 	}
@@ -105,20 +78,20 @@ func (s *Sink) commit(group []*request) {
 	// The batches are visible to new reads from here on.
 	s.watch.notify(touched)
 	for _, r := range live {
-		if r.duplicate {
+		if r.Batch.duplicate {
 			s.stats.duplicates.Add(1)
 		} else {
 			s.stats.batches.Add(1)
-			s.stats.records.Add(int64(len(r.batch.rows)))
+			s.stats.records.Add(int64(len(r.Batch.rows)))
 		}
-		r.res <- sink.Result{Duplicate: r.duplicate}
+		r.Answer(sink.Result{Duplicate: r.Batch.duplicate})
 	}
 }
 
 // store writes live in one transaction and returns the workspaces that
 // received records. It runs on a background context: once begun, a
 // commit finishes even if its callers have gone, and Close waits for it.
-func (s *Sink) store(live []*request) (touched map[string]struct{}, err error) {
+func (s *Sink) store(live []*sink.Request[batch]) (touched map[string]struct{}, err error) {
 	ctx := context.Background()
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -134,7 +107,7 @@ func (s *Sink) store(live []*request) (touched map[string]struct{}, err error) {
 	storedAt, cutoff := now.UnixNano(), now.Add(-s.cfg.DedupeWindow).UnixNano()
 	touched = make(map[string]struct{})
 	for _, r := range live {
-		b := &r.batch
+		b := &r.Batch
 		if b.dedupeKey != "" {
 			// A batch earlier in this same transaction counts: its
 			// entry is already visible here.
@@ -146,7 +119,7 @@ func (s *Sink) store(live []*request) (touched map[string]struct{}, err error) {
 			if err != nil {
 				return nil, fmt.Errorf("sink/sqlite: dedupe: %w", err)
 			}
-			if r.duplicate = n == 0; r.duplicate {
+			if b.duplicate = n == 0; b.duplicate {
 				continue
 			}
 		}
@@ -181,21 +154,4 @@ func (s *Sink) prune() (more bool) {
 		return false
 	}
 	return n == pruneChunk
-}
-
-// failQueued answers next and everything still queued with
-// sink.ErrClosed, once Close has made sure nothing more can be queued.
-func (s *Sink) failQueued(next *request) {
-	<-s.sealed
-	if next != nil {
-		next.res <- sink.Result{Err: sink.ErrClosed}
-	}
-	for {
-		select {
-		case r := <-s.queue:
-			r.res <- sink.Result{Err: sink.ErrClosed}
-		default:
-			return
-		}
-	}
 }
