@@ -144,19 +144,3 @@ func deviceToPB(d keystore.Device) *ingestgatev1.Device {
 		LastSeenTime: ts(d.LastSeenTime),
 	}
 }
-
-func eventToPB(e keystore.Event) *ingestgatev1.KeyEvent {
-	return &ingestgatev1.KeyEvent{
-		WorkspaceId:   e.WorkspaceID,
-		Sequence:      e.Sequence,
-		Type:          e.Type,
-		Time:          ts(e.Time),
-		Actor:         e.Actor,
-		IngestKeyId:   e.IngestKeyID,
-		DeviceId:      e.DeviceID,
-		ApiKeyId:      e.APIKeyID,
-		DisplayPrefix: e.DisplayPrefix,
-		Reason:        e.Reason,
-		ChangedFields: e.ChangedFields,
-	}
-}

@@ -59,7 +59,7 @@ func (s *eventService) ListAuditEvents(ctx context.Context, req *ingestgatev1.Li
 	events, next := nextPage(events, n, func(e keystore.Event) string { return strconv.FormatUint(e.Sequence, 10) })
 	resp := &ingestgatev1.ListAuditEventsResponse{NextPageToken: next}
 	for _, e := range events {
-		resp.Events = append(resp.Events, eventToPB(e))
+		resp.Events = append(resp.Events, e.Proto())
 	}
 	return resp, nil
 }

@@ -65,7 +65,7 @@ func (s *eventService) WatchKeyEvents(req *ingestgatev1.WatchKeyEventsRequest, s
 			return s.storeError(ctx, err, "workspace", ws)
 		}
 		for _, e := range events {
-			if err := ss.Send(&ingestgatev1.WatchKeyEventsResponse{Event: eventToPB(e)}); err != nil {
+			if err := ss.Send(&ingestgatev1.WatchKeyEventsResponse{Event: e.Proto()}); err != nil {
 				return err
 			}
 			last = e.Sequence

@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/keystore"
@@ -19,7 +18,7 @@ var (
 
 // encode returns the wire payload of e (see the package doc).
 func encode(e keystore.Event) ([]byte, error) {
-	return marshalOptions.Marshal(eventToPB(e))
+	return marshalOptions.Marshal(e.Proto())
 }
 
 // decode parses a wire payload. An event without a type carries nothing a
@@ -32,43 +31,5 @@ func decode(payload []byte) (keystore.Event, error) {
 	if pb.GetType() == ingestgatev1.KeyEventType_KEY_EVENT_TYPE_UNSPECIFIED {
 		return keystore.Event{}, errors.New("event has no type")
 	}
-	return eventFromPB(&pb), nil
-}
-
-func eventToPB(e keystore.Event) *ingestgatev1.KeyEvent {
-	pb := &ingestgatev1.KeyEvent{
-		WorkspaceId:   e.WorkspaceID,
-		Sequence:      e.Sequence,
-		Type:          e.Type,
-		Actor:         e.Actor,
-		IngestKeyId:   e.IngestKeyID,
-		DeviceId:      e.DeviceID,
-		ApiKeyId:      e.APIKeyID,
-		DisplayPrefix: e.DisplayPrefix,
-		Reason:        e.Reason,
-		ChangedFields: e.ChangedFields,
-	}
-	if !e.Time.IsZero() {
-		pb.Time = timestamppb.New(e.Time)
-	}
-	return pb
-}
-
-func eventFromPB(pb *ingestgatev1.KeyEvent) keystore.Event {
-	e := keystore.Event{
-		WorkspaceID:   pb.GetWorkspaceId(),
-		Sequence:      pb.GetSequence(),
-		Type:          pb.GetType(),
-		Actor:         pb.GetActor(),
-		IngestKeyID:   pb.GetIngestKeyId(),
-		DeviceID:      pb.GetDeviceId(),
-		APIKeyID:      pb.GetApiKeyId(),
-		DisplayPrefix: pb.GetDisplayPrefix(),
-		Reason:        pb.GetReason(),
-		ChangedFields: pb.GetChangedFields(),
-	}
-	if pb.Time != nil {
-		e.Time = pb.GetTime().AsTime()
-	}
-	return e
+	return keystore.EventFromProto(&pb), nil
 }
