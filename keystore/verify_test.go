@@ -116,7 +116,11 @@ func TestVerifyIngestKey(t *testing.T) {
 	// Garbage never reaches the store; an unknown well-formed token reaches
 	// it once, then the negative cache answers.
 	before := f.store.finds.Load()
-	if _, err := f.v.VerifyIngestKey(ctx, tok[:len(tok)-1]+"x"); reason(err) != keystore.ReasonMalformed {
+	typo := tok[:len(tok)-1] + "x"
+	if typo == tok { // the last character was already x: change it for real
+		typo = tok[:len(tok)-1] + "y"
+	}
+	if _, err := f.v.VerifyIngestKey(ctx, typo); reason(err) != keystore.ReasonMalformed {
 		t.Fatalf("typo: %v", err)
 	}
 	unknown, _ := f.format.Generate()
