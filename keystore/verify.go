@@ -135,6 +135,13 @@ func (v *Verifier) ForgetIngestKey(id string) { v.ingestKeys.forget(id) }
 // ForgetAPIKey drops a management key from the cache.
 func (v *Verifier) ForgetAPIKey(id string) { v.apiKeys.forget(id) }
 
+// ForgetWorkspace drops every cached ingest key of workspace ws: a forced
+// workspace deletion removes its keys with one event for the workspace,
+// not one per key. It scans the cache, which is fine for so rare a change.
+func (v *Verifier) ForgetWorkspace(ws string) {
+	v.ingestKeys.forgetWhere(func(k *IngestKey) bool { return k.WorkspaceID == ws })
+}
+
 // ForgetAll empties both caches, positive and negative. A node calls it
 // when it may have missed invalidations (its event subscription was down),
 // so every key is judged from the store again.
@@ -268,6 +275,15 @@ func (c *credCache[T]) forget(id string) {
 	// Outside mu: Remove runs the eviction callback, which takes mu.
 	for _, h := range hashes {
 		c.pos.Remove(h)
+	}
+}
+
+func (c *credCache[T]) forgetWhere(match func(*T) bool) {
+	c.epoch.Add(1) // lookups under way must not cache what they read
+	for _, h := range c.pos.Keys() {
+		if e, ok := c.pos.Peek(h); ok && match(&e.val) {
+			c.pos.Remove(h) // the eviction callback updates byID
+		}
 	}
 }
 

@@ -250,3 +250,32 @@ func TestVerifyForgetAll(t *testing.T) {
 		t.Fatalf("after ForgetAll: %v", err)
 	}
 }
+
+// ForgetWorkspace drops the cached keys of one workspace and keeps the
+// others': a key deleted with its workspace is refused at once.
+func TestVerifyForgetWorkspace(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.write(t, func(ctx context.Context, tx keystore.Tx) error {
+		return tx.CreateWorkspace(ctx, keystore.Workspace{ID: "other", CreateTime: f.now, UpdateTime: f.now})
+	})
+	_, doomed := f.addKey(t, nil)
+	_, kept := f.addKey(t, func(k *keystore.IngestKey) { k.WorkspaceID = "other" })
+	for _, tok := range []string{doomed, kept} {
+		if _, err := f.v.VerifyIngestKey(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.write(t, func(ctx context.Context, tx keystore.Tx) error { return tx.DeleteWorkspace(ctx, "ws", true) })
+	before := f.store.finds.Load()
+	f.v.ForgetWorkspace("ws")
+	if _, err := f.v.VerifyIngestKey(ctx, doomed); reason(err) != keystore.ReasonUnknown {
+		t.Fatalf("key of the deleted workspace: %v", err)
+	}
+	if _, err := f.v.VerifyIngestKey(ctx, kept); err != nil {
+		t.Fatalf("key of another workspace: %v", err)
+	}
+	if n := f.store.finds.Load() - before; n != 1 {
+		t.Fatalf("%d store lookups, want 1: the other workspace's key stays cached", n)
+	}
+}

@@ -88,6 +88,10 @@ func (s *Server) applyEvent(e keystore.Event) {
 	if e.APIKeyID != "" {
 		s.verifier.ForgetAPIKey(e.APIKeyID)
 	}
+	if e.Type == ingestgatev1.KeyEventType_KEY_EVENT_TYPE_WORKSPACE_DELETED {
+		// A forced delete removes keys without one event per key.
+		s.verifier.ForgetWorkspace(e.WorkspaceID)
+	}
 	if s.streams == nil {
 		return
 	}
@@ -108,12 +112,7 @@ func (s *Server) applyEvent(e keystore.Event) {
 	case ingestgatev1.KeyEventType_KEY_EVENT_TYPE_DEVICE_DISCONNECTED:
 		s.closeAll(s.streams.ByDevice(e.WorkspaceID, e.DeviceID), closeFor(goodbyeDisconnected))
 	case ingestgatev1.KeyEventType_KEY_EVENT_TYPE_WORKSPACE_DELETED:
-		// A forced delete removes keys without one event per key; every
-		// node drops the workspace's keys from its cache here.
-		for _, st := range s.streams.ByWorkspace(e.WorkspaceID) {
-			s.verifier.ForgetIngestKey(st.KeyID)
-			st.Close(closeFor(goodbyeWorkspace))
-		}
+		s.closeAll(s.streams.ByWorkspace(e.WorkspaceID), closeFor(goodbyeWorkspace))
 	}
 }
 

@@ -139,19 +139,9 @@ func (s *workspaceService) DeleteWorkspace(ctx context.Context, req *ingestgatev
 	if err != nil {
 		return nil, err
 	}
-	var keyIDs []string
+	// Its event makes every node forget the workspace's cached keys and
+	// close its streams (applyEvent).
 	err = s.commit(ctx, p.Actor, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {
-		keyIDs = keyIDs[:0]
-		if req.GetForce() {
-			// Collect the keys first so the cache forgets them after commit.
-			keys, err := tx.ListIngestKeys(ctx, keystore.IngestKeyQuery{WorkspaceID: id})
-			if err != nil {
-				return nil, err
-			}
-			for _, k := range keys {
-				keyIDs = append(keyIDs, k.ID)
-			}
-		}
 		if err := tx.DeleteWorkspace(ctx, id, req.GetForce()); err != nil {
 			return nil, err
 		}
@@ -163,9 +153,6 @@ func (s *workspaceService) DeleteWorkspace(ctx context.Context, req *ingestgatev
 	})
 	if err != nil {
 		return nil, s.storeError(ctx, err, "workspace", id)
-	}
-	for _, k := range keyIDs {
-		s.verifier.ForgetIngestKey(k)
 	}
 	return &ingestgatev1.DeleteWorkspaceResponse{}, nil
 }
