@@ -309,7 +309,7 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			final(status.Errorf(codes.InvalidArgument, "batch seq %d: %v", b.GetSeq(), err))
 			return
 		}
-		if wait, rps := t.limiters.delay(k, len(b.GetRecords())); wait > 0 {
+		if wait, rps := t.limiters.reserve(k, len(b.GetRecords()), true); wait > 0 {
 			th := &ingestgatev1.Throttle{RetryAfter: durationpb.New(wait), RecordsPerSecond: rps}
 			select {
 			case p.throttles <- th:

@@ -215,17 +215,8 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 // interval until ctx ends. Events make changes bite at once; the sweep
 // bounds how long a stream can outlive a change whose event was lost (a
 // failed store read during a recheck, a bus outage in a cluster).
-func (s *Server) sweep(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-tick.C:
-			s.recheck(s.streams.All(), true)
-		case <-ctx.Done():
-			return
-		}
-	}
+func (s *Server) sweep(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() { s.recheck(s.streams.All(), true) })
 }
 
 // judgeLocks serialize, per ingest key (striped), the checks that read a key

@@ -71,26 +71,13 @@ func (l *keyLimiters) update(k *keystore.IngestKey) {
 	}
 }
 
-// delay reserves n records and returns how long to wait before storing
-// them (0: at once).
-func (l *keyLimiters) delay(k *keystore.IngestKey, n int) (time.Duration, uint32) {
-	lim := l.get(k)
-	if lim == nil {
-		return 0, 0
-	}
-	res := lim.ReserveN(time.Now(), n)
-	if !res.OK() {
-		return time.Second, l.rateOf(k) // cannot happen: burst >= max batch
-	}
-	return res.Delay(), l.rateOf(k)
-}
-
-// admit is delay for a caller that will not wait (Publish): when the n
-// records cannot be stored at once, nothing is reserved and it returns how
-// long until they could be, so a client that retries after that long is
-// admitted. (A kept reservation would spend the tokens the retry needs, and
-// the retry would be told to wait again, forever.)
-func (l *keyLimiters) admit(k *keystore.IngestKey, n int) (time.Duration, uint32) {
+// reserve takes n records from the key's bucket and returns how long until
+// they may be stored (0: at once) and the key's rate. A caller that will
+// wait (a stream) keeps its reservation. One that will not (Publish, which
+// answers 429) gives it back when it would have to wait, so a client that
+// retries after that long is admitted; a kept reservation would spend the
+// tokens the retry needs, and the retry would be told to wait again.
+func (l *keyLimiters) reserve(k *keystore.IngestKey, n int, willWait bool) (time.Duration, uint32) {
 	lim := l.get(k)
 	if lim == nil {
 		return 0, 0
@@ -98,10 +85,10 @@ func (l *keyLimiters) admit(k *keystore.IngestKey, n int) (time.Duration, uint32
 	now := time.Now()
 	res := lim.ReserveN(now, n)
 	if !res.OK() {
-		return time.Second, l.rateOf(k)
+		return time.Second, l.rateOf(k) // cannot happen: burst >= max batch
 	}
 	wait := res.DelayFrom(now)
-	if wait > 0 {
+	if wait > 0 && !willWait {
 		res.CancelAt(now)
 	}
 	return wait, l.rateOf(k)

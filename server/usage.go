@@ -82,17 +82,22 @@ func (u *usageTracker) flush(ctx context.Context) {
 }
 
 // run flushes every interval until ctx ends, then once more.
-func (u *usageTracker) run(ctx context.Context, every time.Duration) {
-	tick := time.NewTicker(every)
+func (u *usageTracker) run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() { u.flush(ctx) })
+	final, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u.flush(final)
+}
+
+// every runs fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-tick.C:
-			u.flush(ctx)
+			fn()
 		case <-ctx.Done():
-			final, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			u.flush(final)
-			cancel()
 			return
 		}
 	}

@@ -123,15 +123,10 @@ func (s *Stream) SetDeadline(t time.Time, fire func()) {
 
 type deviceRef struct{ ws, id string }
 
-// keyState is what the registry keeps per key with live streams.
-type keyState struct {
-	streams map[*Stream]struct{}
-}
-
 // Registry indexes live streams. It is safe for concurrent use.
 type Registry struct {
 	mu        sync.Mutex
-	byKey     map[string]*keyState
+	byKey     map[string]map[*Stream]struct{}
 	byDevice  map[deviceRef]map[*Stream]struct{}
 	all       map[*Stream]struct{}
 	maxDevice int
@@ -141,7 +136,7 @@ type Registry struct {
 // device (0: unlimited).
 func New(maxPerDevice int) *Registry {
 	return &Registry{
-		byKey:     make(map[string]*keyState),
+		byKey:     make(map[string]map[*Stream]struct{}),
 		byDevice:  make(map[deviceRef]map[*Stream]struct{}),
 		all:       make(map[*Stream]struct{}),
 		maxDevice: maxPerDevice,
@@ -160,7 +155,7 @@ func (r *Registry) Add(parent context.Context, s *Stream, maxPerKey int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ks := r.byKey[s.KeyID]
-	if maxPerKey > 0 && ks != nil && len(ks.streams) >= maxPerKey {
+	if maxPerKey > 0 && len(ks) >= maxPerKey {
 		s.cancel(nil)
 		return ErrTooManyKeyStreams
 	}
@@ -170,10 +165,10 @@ func (r *Registry) Add(parent context.Context, s *Stream, maxPerKey int) error {
 		return ErrTooManyDeviceStreams
 	}
 	if ks == nil {
-		ks = &keyState{streams: make(map[*Stream]struct{})}
+		ks = make(map[*Stream]struct{})
 		r.byKey[s.KeyID] = ks
 	}
-	ks.streams[s] = struct{}{}
+	ks[s] = struct{}{}
 	if r.byDevice[dev] == nil {
 		r.byDevice[dev] = make(map[*Stream]struct{})
 	}
@@ -193,8 +188,8 @@ func (r *Registry) Remove(s *Stream) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ks := r.byKey[s.KeyID]; ks != nil {
-		delete(ks.streams, s)
-		if len(ks.streams) == 0 {
+		delete(ks, s)
+		if len(ks) == 0 {
 			delete(r.byKey, s.KeyID)
 		}
 	}
@@ -212,11 +207,7 @@ func (r *Registry) Remove(s *Stream) {
 func (r *Registry) ByKey(keyID string) []*Stream {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ks := r.byKey[keyID]
-	if ks == nil {
-		return nil
-	}
-	return collect(ks.streams)
+	return collect(r.byKey[keyID])
 }
 
 // ByDevice returns the streams of one device.
@@ -251,10 +242,7 @@ func (r *Registry) All() []*Stream {
 func (r *Registry) CountKey(keyID string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if ks := r.byKey[keyID]; ks != nil {
-		return len(ks.streams)
-	}
-	return 0
+	return len(r.byKey[keyID])
 }
 
 func (r *Registry) CountDevice(ws, deviceID string) int {
