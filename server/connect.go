@@ -49,8 +49,8 @@ func (t *telemetryService) Connect(ss connectStream) error {
 }
 
 // openStream authenticates the device and registers its stream. The key and
-// the device are read again from the store (not the verification cache)
-// after registering, so a change committed while the stream was being set
+// the device are read from the store (not the verification cache) only
+// after registering (an unknown device is registered then), so a change committed while the stream was being set
 // up is either seen by that check or finds the stream in the registry:
 // never neither. That check holds the key's judging lock (shared), so a
 // recheck of the stream runs wholly before it (and leaves the still-opening
@@ -78,11 +78,6 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	// tags, so a fleet rides out a brief outage. Such a stream is judged
 	// against the store by the next sweep or resync once it is back.
 	degradable := k.Scope.Admits(deviceID, nil)
-	if _, err := t.admitDevice(ctx, k, deviceID); err != nil { // registers a new device
-		if !degradable || status.Code(err) != codes.Unavailable {
-			return fail(err)
-		}
-	}
 	mu := t.judging.of(k.ID)
 	mu.RLock()
 	defer mu.RUnlock()
@@ -102,22 +97,18 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		if r := k.Check(hash, time.Now()); r != 0 {
 			return fail(refuse(reasonClosures[r], codes.Unauthenticated, credentialMessage(r)))
 		}
-		d, err := t.store.GetDevice(ctx, k.WorkspaceID, deviceID)
-		switch {
-		case errors.Is(err, keystore.ErrNotFound):
-			return fail(refuse(goodbyeDeviceGone, codes.PermissionDenied, closureMessages[goodbyeDeviceGone]))
-		case err != nil:
-			t.log.ErrorContext(ctx, "read device", slog.Any("error", err))
-			return fail(status.Error(codes.Unavailable, "cannot read the device registry right now; retry"))
+		// Reads the device, registers it when new and the scope names it,
+		// and checks the scope. (Registering audits DEVICE_CREATED, which
+		// rechecks nothing, so holding the judging lock here is safe.)
+		d, err := t.admitDevice(ctx, k, deviceID)
+		if err != nil {
+			return fail(err)
 		}
 		tags := d.Tags
 		if tags == nil {
 			tags = map[string]string{}
 		}
 		st.SetTags(tags)
-		if !k.Scope.Admits(deviceID, tags) {
-			return fail(outOfScope(k, deviceID))
-		}
 	}
 	t.limiters.update(&k)
 	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })
