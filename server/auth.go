@@ -83,6 +83,18 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 	return context.WithValue(ctx, principalKey{}, &Principal{Actor: "api_key:" + k.ID, apiKey: k}), nil
 }
 
+// reauthorize judges the caller's credential again, as the interceptor did
+// when the call began, and checks perm: long-lived streams call it before
+// sending more, so a revoked or narrowed credential stops receiving.
+func (s *Server) reauthorize(ctx context.Context, perm keystore.Permission, ws string) error {
+	actx, err := s.authenticate(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.require(actx, perm, ws)
+	return err
+}
+
 // require checks that the caller holds perm for workspace ws. It is the one
 // place management RPCs check permissions.
 func (s *Server) require(ctx context.Context, perm keystore.Permission, ws string) (*Principal, error) {

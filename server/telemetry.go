@@ -180,11 +180,7 @@ func (t *telemetryService) Subscribe(req *ingestgatev1.SubscribeRequest, ss grpc
 		// The credential is judged again before anything more is sent, so
 		// a management key revoked, deactivated or stripped of
 		// telemetry:read stops receiving within one wait.
-		actx, err := t.authenticate(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := t.require(actx, keystore.PermTelemetryRead, req.GetWorkspaceId()); err != nil {
+		if err := t.reauthorize(ctx, keystore.PermTelemetryRead, req.GetWorkspaceId()); err != nil {
 			return err
 		}
 		if len(entries) == 0 {

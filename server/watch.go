@@ -82,11 +82,7 @@ func (s *eventService) WatchKeyEvents(req *ingestgatev1.WatchKeyEventsRequest, s
 			return status.Errorf(codes.Unavailable, "server shutting down; watch again with after_sequence %d", last)
 		}
 		// The credential is judged again before anything more is sent.
-		actx, err := s.authenticate(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := s.require(actx, perm, ws); err != nil {
+		if err := s.reauthorize(ctx, perm, ws); err != nil {
 			return err
 		}
 	}
