@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -42,14 +43,21 @@ func (s *Server) commit(ctx context.Context, actor string, fn func(ctx context.C
 	}
 	// This node acts at once, without waiting for the bus; the bus then
 	// tells every node (this one again, harmlessly).
+	// The publish is bounded: while Redis is down a change still commits
+	// and answers promptly, and the other nodes catch up when they
+	// resubscribe (or at their next sweep).
 	for _, e := range stored {
 		s.applyEvent(e)
-		if err := s.bus.Publish(context.WithoutCancel(ctx), e); err != nil {
-			s.log.ErrorContext(ctx, "publish key event; other nodes catch up at their next sweep", slog.Any("error", err))
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		if err := s.bus.Publish(pctx, e); err != nil {
+			s.log.ErrorContext(ctx, "publish key event; other nodes catch up when they resubscribe or at their next sweep", slog.Any("error", err))
 		}
+		cancel()
 	}
 	return nil
 }
+
+const publishTimeout = 500 * time.Millisecond
 
 const (
 	defaultPageSize = 50

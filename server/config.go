@@ -54,11 +54,12 @@ type Config struct {
 	// MaxRecordsPerBatch bounds one TelemetryBatch or Publish.
 	MaxRecordsPerBatch int
 	// MaxStreamsPerKey applies to keys without their own limit;
-	// MaxStreamsPerDevice to every device. Both per node; 0: unlimited.
+	// MaxStreamsPerDevice to every device. Both hold across the cluster
+	// with Redis, per node without; 0: unlimited.
 	MaxStreamsPerKey    int
 	MaxStreamsPerDevice int
-	// DefaultRecordsPerSecond applies to keys without their own rate; 0:
-	// unlimited.
+	// DefaultRecordsPerSecond applies to keys without their own rate
+	// (across the cluster with Redis); 0: unlimited.
 	DefaultRecordsPerSecond uint32
 	// StreamWindow is how many batches of one stream may await their ack;
 	// MaxInflightBytes bounds the bytes of all batches awaiting their ack

@@ -39,6 +39,7 @@ func (t *telemetryService) Connect(ss connectStream) error {
 		}
 		return err
 	}
+	defer t.seats.release(st)
 	defer t.streams.Remove(st)
 	if t.stopping.Err() != nil {
 		// Registered after shutdown closed the live streams: close it too,
@@ -71,7 +72,11 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	}
 	fail := func(err error) (*registry.Stream, *keystore.IngestKey, error) {
 		t.streams.Remove(st)
+		t.seats.release(st)
 		return nil, nil, err
+	}
+	if err := t.seats.take(ctx, st, &k, t.maxStreams(&k), t.cfg.MaxStreamsPerDevice); err != nil {
+		return fail(err)
 	}
 	// While the store is unreachable, a key the verifier still holds (an
 	// active key, cached) keeps admitting the devices its scope names without
@@ -110,7 +115,7 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		}
 		st.SetTags(tags)
 	}
-	t.limiters.update(&k)
+	t.limits.update(&k)
 	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })
 	t.log.DebugContext(ctx, "stream opened", slog.String("key_prefix", k.DisplayPrefix), slog.String("device_id", deviceID))
 	return st, &k, nil
@@ -300,7 +305,13 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			final(status.Errorf(codes.InvalidArgument, "batch seq %d: %v", b.GetSeq(), err))
 			return
 		}
-		if wait, rps := t.limiters.reserve(k, len(b.GetRecords()), true); wait > 0 {
+		// Over the key's rate: tell the device (Throttle) and hold the
+		// batch until the bucket admits it, never drop it.
+		for {
+			wait, rps := t.limits.take(ctx, k, len(b.GetRecords()))
+			if wait == 0 {
+				break
+			}
 			th := &ingestgatev1.Throttle{RetryAfter: durationpb.New(wait), RecordsPerSecond: rps}
 			select {
 			case p.throttles <- th:

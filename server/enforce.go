@@ -207,7 +207,7 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 		st.Close(closeFor(goodbyeOutOfScope))
 		return
 	}
-	s.limiters.update(k)
+	s.limits.update(k)
 	st.SetDeadline(k.Deadline(st.Hash), func() { s.recheck([]*registry.Stream{st}, false) })
 }
 

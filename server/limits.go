@@ -1,95 +1,86 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/server/ratelimit"
+	"github.com/ingestgate/ingestgate/server/ratelimit/local"
 )
 
-// keyLimiters holds one records-per-second token bucket per ingest key, on
-// this node, shared by the key's streams and its Publish calls. (A
-// cluster-wide limit through Redis comes with the cluster mode.)
-type keyLimiters struct {
+// keyLimits applies each ingest key's records per second to its streams
+// and Publish calls together. On one node the buckets are in process; in
+// a cluster (shared set) they are in Redis, one budget for the key across
+// every node. If Redis fails, the node falls back to its own bucket, so a
+// key is never stopped by a Redis outage, only limited per node.
+type keyLimits struct {
 	defaultRate uint32 // 0: unlimited
 	maxBatch    int
-	mu          sync.Mutex
-	byKey       *lru.Cache[string, *rate.Limiter]
+	local       *local.Limiter
+	shared      ratelimit.Limiter // nil on one node
+	log         *slog.Logger
+	gate        *redisGate // shared with clusterSeats
+
+	mu    sync.Mutex
+	rates *lru.Cache[string, uint32] // key id -> rate as last read
 }
 
-func newKeyLimiters(defaultRate uint32, maxBatch int) *keyLimiters {
-	c, _ := lru.New[string, *rate.Limiter](100_000)
-	return &keyLimiters{defaultRate: defaultRate, maxBatch: maxBatch, byKey: c}
+func newKeyLimits(defaultRate uint32, maxBatch int, shared ratelimit.Limiter, gate *redisGate, log *slog.Logger) *keyLimits {
+	c, _ := lru.New[string, uint32](local.DefaultSize)
+	return &keyLimits{defaultRate: defaultRate, maxBatch: maxBatch, local: local.New(0), shared: shared, gate: gate, log: log, rates: c}
 }
 
-func (l *keyLimiters) rateOf(k *keystore.IngestKey) uint32 {
+func (l *keyLimits) rateOf(k *keystore.IngestKey) uint32 {
 	if k.Limits.RecordsPerSecond > 0 {
 		return k.Limits.RecordsPerSecond
 	}
 	return l.defaultRate
 }
 
-// burst lets one full batch through even when the rate is below the batch
-// size, so a legal batch is delayed, never refused.
-func (l *keyLimiters) burst(r uint32) int { return max(int(r), l.maxBatch) }
-
-// get returns the key's limiter, or nil when the key is unlimited.
-func (l *keyLimiters) get(k *keystore.IngestKey) *rate.Limiter {
-	r := l.rateOf(k)
-	if r == 0 {
-		return nil
-	}
+// update records the key's limit as just read, so streams opened under an
+// older reading follow the change.
+func (l *keyLimits) update(k *keystore.IngestKey) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.byKey.Get(k.ID)
-	if !ok {
-		lim = rate.NewLimiter(rate.Limit(r), l.burst(r))
-		l.byKey.Add(k.ID, lim)
-	}
-	return lim
+	l.rates.Add(k.ID, l.rateOf(k))
+	l.mu.Unlock()
 }
 
-// update applies a changed limit to the key's existing limiter.
-func (l *keyLimiters) update(k *keystore.IngestKey) {
+func (l *keyLimits) current(k *keystore.IngestKey) uint32 {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.byKey.Get(k.ID)
+	r, ok := l.rates.Get(k.ID)
+	l.mu.Unlock()
 	if !ok {
-		return
+		return l.rateOf(k)
 	}
-	r := l.rateOf(k)
-	if r == 0 {
-		l.byKey.Remove(k.ID)
-		return
-	}
-	if lim.Limit() != rate.Limit(r) {
-		lim.SetLimit(rate.Limit(r))
-		lim.SetBurst(l.burst(r))
-	}
+	return r
 }
 
-// reserve takes n records from the key's bucket and returns how long until
-// they may be stored (0: at once) and the key's rate. A caller that will
-// wait (a stream) keeps its reservation. One that will not (Publish, which
-// answers 429) gives it back when it would have to wait, so a client that
-// retries after that long is admitted; a kept reservation would spend the
-// tokens the retry needs, and the retry would be told to wait again.
-func (l *keyLimiters) reserve(k *keystore.IngestKey, n int, willWait bool) (time.Duration, uint32) {
-	lim := l.get(k)
-	if lim == nil {
+// take admits n records of key k now, or says how long to wait before
+// asking again, with the key's rate. A refusal takes nothing, so a client
+// that waits as told gets in unless its other streams took the tokens
+// meanwhile. The burst is at least one full batch, so a legal batch is
+// delayed, never refused for good.
+func (l *keyLimits) take(ctx context.Context, k *keystore.IngestKey, n int) (time.Duration, uint32) {
+	r := l.current(k)
+	if r == 0 {
 		return 0, 0
 	}
-	now := time.Now()
-	res := lim.ReserveN(now, n)
-	if !res.OK() {
-		return time.Second, l.rateOf(k) // cannot happen: burst >= max batch
+	lim := ratelimit.PerSecond(int(r), max(int(r), l.maxBatch))
+	n = min(n, lim.Burst)
+	if l.shared != nil {
+		var d ratelimit.Decision
+		if l.gate.call(ctx, l.log, "cluster rate limit", func(ctx context.Context) (err error) {
+			d, err = l.shared.AllowN(ctx, "key:"+k.ID, lim, n)
+			return err
+		}) {
+			return d.RetryAfter, r
+		}
 	}
-	wait := res.DelayFrom(now)
-	if wait > 0 && !willWait {
-		res.CancelAt(now)
-	}
-	return wait, l.rateOf(k)
+	d, _ := l.local.AllowN(ctx, k.ID, lim, n) // arguments valid: checked above
+	return d.RetryAfter, r
 }

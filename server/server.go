@@ -27,6 +27,8 @@ import (
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/postgres"
 	"github.com/ingestgate/ingestgate/keystore/sqlite"
+	"github.com/ingestgate/ingestgate/server/ratelimit"
+	rlredis "github.com/ingestgate/ingestgate/server/ratelimit/redis"
 	"github.com/ingestgate/ingestgate/server/registry"
 	"github.com/ingestgate/ingestgate/sink"
 	sinkredis "github.com/ingestgate/ingestgate/sink/redis"
@@ -49,7 +51,8 @@ type Server struct {
 	busStop  func()
 	redis    goredis.UniversalClient // nil without --redis
 	streams  *registry.Registry
-	limiters *keyLimiters
+	limits   *keyLimits
+	seats    *clusterSeats // nil on one node
 	usage    *usageTracker
 	inflight *semaphore.Weighted // bytes of stream batches awaiting their ack
 	judging  judgeLocks
@@ -107,7 +110,13 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.streams = registry.New(cfg.MaxStreamsPerDevice)
-	s.limiters = newKeyLimiters(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch)
+	var shared ratelimit.Limiter
+	gate := &redisGate{}
+	if s.redis != nil {
+		shared = rlredis.NewLimiter(s.redis, cfg.RedisPrefix+"limits:")
+		s.seats = &clusterSeats{seats: rlredis.NewSeats(s.redis, cfg.RedisPrefix+"limits:", 0, s.log), log: s.log, gate: gate}
+	}
+	s.limits = newKeyLimits(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch, shared, gate, s.log)
 	s.usage = newUsageTracker(s.store, s.log)
 	s.inflight = semaphore.NewWeighted(cfg.MaxInflightBytes)
 	if err := s.openBus(ctx); err != nil {
@@ -228,6 +237,7 @@ func (s *Server) Close() {
 		if s.bus != nil {
 			s.bus.Close()
 		}
+		s.seats.close()
 		if s.redis != nil {
 			s.redis.Close()
 		}

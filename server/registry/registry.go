@@ -43,6 +43,9 @@ type Stream struct {
 	// previous one, which decides when a rotation's grace period ends it.
 	Hash   keystore.Hash
 	Opened time.Time
+	// Seat is the cluster seat lease the stream holds, set and released by
+	// its owner ("": none).
+	Seat string
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc

@@ -1,77 +1,16 @@
 package servertest
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
-	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/ingestgate/ingestgate/internal/testservices"
 )
 
-// RedisURL is the redis-server scripts/test started. Its absence fails the
-// test: a cluster test that silently skipped would prove nothing.
-func RedisURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("INGESTGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Fatal("INGESTGATE_TEST_REDIS_URL is not set: run scripts/test, which starts redis-server, or set it to redis://127.0.0.1:PORT/0")
-	}
-	return u
-}
+// RedisURL is the redis-server scripts/test started; see testservices.
+func RedisURL(t testing.TB) string { return testservices.RedisURL(t) }
 
 // RedisPrefix is a key and channel prefix no other test uses.
-func RedisPrefix(t testing.TB) string {
-	return "igtest:" + randomHex(t) + ":"
-}
+func RedisPrefix(t testing.TB) string { return testservices.RedisPrefix(t) }
 
-// PostgresDB creates a fresh, empty database on the PostgreSQL server
-// scripts/test started, drops it when the test ends, and returns its URL.
-func PostgresDB(t testing.TB) string {
-	t.Helper()
-	admin := os.Getenv("INGESTGATE_TEST_POSTGRES_URL")
-	if admin == "" {
-		t.Fatal("INGESTGATE_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL, or set it to postgres://USER@127.0.0.1:PORT/postgres?sslmode=disable")
-	}
-	name := "ig_test_" + randomHex(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("connect to drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-func randomHex(t testing.TB) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
+// PostgresDB creates a fresh database and returns its URL; see testservices.
+func PostgresDB(t testing.TB) string { return testservices.PostgresDB(t) }
