@@ -72,7 +72,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), sqlite:<path>, or redis (Redis Streams on --redis)")
 	fs.IntVar(&cfg.MaxRecordsPerBatch, "max-records-per-batch", cfg.MaxRecordsPerBatch, "most records in one batch or publish")
 	fs.IntVar(&cfg.MaxStreamsPerKey, "max-streams-per-key", cfg.MaxStreamsPerKey, "open streams per ingest key (across the cluster with --redis), for keys without their own limit (0: unlimited)")
-	fs.IntVar(&cfg.MaxStreamsPerDevice, "max-streams-per-device", cfg.MaxStreamsPerDevice, "streams per device on this node (0: unlimited)")
+	fs.IntVar(&cfg.MaxStreamsPerDevice, "max-streams-per-device", cfg.MaxStreamsPerDevice, "open streams per device (across the cluster with --redis) (0: unlimited)")
 	fs.Func("records-per-second", "records/s per ingest key (across the cluster with --redis), for keys without their own rate (0: unlimited)", func(v string) error {
 		n, err := strconv.ParseUint(v, 10, 32)
 		cfg.DefaultRecordsPerSecond = uint32(n)
