@@ -3,15 +3,14 @@ module github.com/ingestgate/ingestgate
 go 1.26.8
 
 require (
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
+	go.yaml.in/yaml/v3 v3.0.5
 	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.12
 )
 
-require (
-	github.com/go-redis/redis_rate/v10 v10.0.1 // indirect
-	github.com/jackc/puddle/v2 v2.2.3 // indirect
-)
+require github.com/jackc/puddle/v2 v2.2.3 // indirect
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

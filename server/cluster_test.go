@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/server"
 	"github.com/ingestgate/ingestgate/server/servertest"
 )
@@ -247,5 +248,47 @@ func TestClusterSharedRedisSink(t *testing.T) {
 	}
 	if n := len(readAll(t, c, "shared")); n != 13 {
 		t.Fatalf("C read back %d records, want 13", n)
+	}
+}
+
+// Nodes started at the same moment on an empty database (as
+// docker-compose.yml starts them) bootstrap it once: one workspace, one
+// admin key, the one they were all given, and it works on every node.
+func TestClusterNodesBootstrapTogether(t *testing.T) {
+	store := servertest.PostgresDB(t)
+	prefix, redisURL := servertest.RedisPrefix(t), servertest.RedisURL(t)
+	admin, err := keystore.MustTokenFormat(keystore.DefaultAPIKeyPrefix).Generate()
+	check(t, "generate admin key", err)
+	nodes := make([]*servertest.Node, 3)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range nodes {
+		wg.Go(func() {
+			<-start
+			n, err := servertest.StartE(t, func(c *server.Config) {
+				c.Store, c.Redis, c.RedisPrefix, c.BootstrapAPIKey = store, redisURL, prefix, admin
+			})
+			if err != nil {
+				t.Errorf("node %d: %v", i, err)
+			}
+			nodes[i] = n
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, n := range nodes {
+		if n == nil {
+			t.Fatalf("node %d did not start (see the log above)", i)
+		}
+	}
+	keys, err := ingestgatev1.NewApiKeyServiceClient(nodes[2].Conn).ListApiKeys(adminCtx(nodes[2]), &ingestgatev1.ListApiKeysRequest{})
+	check(t, "list API keys on the third node with the shared admin key", err)
+	if len(keys.GetApiKeys()) != 1 {
+		t.Fatalf("%d API keys after three nodes bootstrapped together, want 1", len(keys.GetApiKeys()))
+	}
+	wss, err := ingestgatev1.NewWorkspaceServiceClient(nodes[1].Conn).ListWorkspaces(adminCtx(nodes[1]), &ingestgatev1.ListWorkspacesRequest{})
+	check(t, "list workspaces", err)
+	if len(wss.GetWorkspaces()) != 1 {
+		t.Fatalf("%d workspaces, want 1", len(wss.GetWorkspaces()))
 	}
 }

@@ -5,6 +5,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -43,9 +44,19 @@ type Option func(*server.Config)
 // unless an option sets it.
 func Start(t testing.TB, opts ...Option) *Node {
 	t.Helper()
-	admin, err := keystore.MustTokenFormat(keystore.DefaultAPIKeyPrefix).Generate()
+	n, err := StartE(t, opts...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return n
+}
+
+// StartE is Start returning its error instead of failing the test, so it
+// may run on goroutines other than the test's.
+func StartE(t testing.TB, opts ...Option) (*Node, error) {
+	admin, err := keystore.MustTokenFormat(keystore.DefaultAPIKeyPrefix).Generate()
+	if err != nil {
+		return nil, err
 	}
 	logs := &SyncBuffer{}
 	cfg := server.DefaultConfig()
@@ -60,14 +71,16 @@ func Start(t testing.TB, opts ...Option) *Node {
 	}
 	srv, err := server.New(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("start server: %v", err)
+		return nil, fmt.Errorf("start server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		t.Fatal(err)
+		cancel()
+		<-done
+		return nil, err
 	}
 	n := &Node{
 		GRPCAddr: srv.GRPCAddr(), HTTPAddr: srv.HTTPAddr(), DataDir: cfg.DataDir,
@@ -84,7 +97,7 @@ func Start(t testing.TB, opts ...Option) *Node {
 		})
 	}
 	t.Cleanup(n.stop)
-	return n
+	return n, nil
 }
 
 // Stop shuts the node down before the test ends.
