@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/server"
 	"github.com/ingestgate/ingestgate/server/servertest"
 )
 
@@ -45,9 +46,40 @@ func BenchmarkConnect(b *testing.B) {
 	}
 }
 
+// BenchmarkConnectCluster compares, side by side, what cluster mode costs
+// the ingest path: the Redis Streams sink against the embedded one, and a
+// key's rate checked in Redis (one round trip per batch) against in
+// process. The rate (1M records/s, the most a key may have) is above what
+// this machine can do at these settings, so it never
+// throttles: only the cost of checking is measured. 100 streams.
+func BenchmarkConnectCluster(b *testing.B) {
+	redisNode := func(c *server.Config) { c.Redis, c.RedisPrefix = servertest.RedisURL(b), servertest.RedisPrefix(b) }
+	limited := &ingestgatev1.IngestKey{Limits: &ingestgatev1.KeyLimits{RecordsPerSecond: 1_000_000}} // the most a key may have
+	for _, tc := range []struct {
+		name string
+		key  *ingestgatev1.IngestKey
+		opts []servertest.Option
+	}{
+		{"sink=sqlite/limit=none", &ingestgatev1.IngestKey{}, nil},
+		{"sink=redis/limit=none", &ingestgatev1.IngestKey{}, []servertest.Option{redisNode, func(c *server.Config) { c.Sink = "redis" }}},
+		{"sink=sqlite/limit=local", limited, nil},
+		{"sink=sqlite/limit=redis", limited, []servertest.Option{redisNode}},
+	} {
+		for _, batch := range []int{1, 100} {
+			b.Run(fmt.Sprintf("%s/batch=%d", tc.name, batch), func(b *testing.B) {
+				benchConnectWith(b, 100, batch, tc.key, tc.opts...)
+			})
+		}
+	}
+}
+
 func benchConnect(b *testing.B, streams, batch int) {
-	n := servertest.Start(b)
-	_, secret := newIngestKey(b, n, &ingestgatev1.IngestKey{})
+	benchConnectWith(b, streams, batch, &ingestgatev1.IngestKey{})
+}
+
+func benchConnectWith(b *testing.B, streams, batch int, key *ingestgatev1.IngestKey, opts ...servertest.Option) {
+	n := servertest.Start(b, opts...)
+	_, secret := newIngestKey(b, n, key)
 	clients := benchClients(b, n)
 	recs := records("bench", batch)
 	type dev struct {

@@ -113,7 +113,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	var shared ratelimit.Limiter
 	gate := &redisGate{}
 	if s.redis != nil {
-		shared = rlredis.NewLimiter(s.redis, cfg.RedisPrefix+"limits:")
+		// Busy keys take a slice of their rate per Redis call, not a call
+		// per batch (see ratelimit.Prefetch).
+		shared = ratelimit.NewPrefetch(rlredis.NewLimiter(s.redis, cfg.RedisPrefix+"limits:"), 0)
 		s.seats = &clusterSeats{seats: rlredis.NewSeats(s.redis, cfg.RedisPrefix+"limits:", 0, s.log), log: s.log, gate: gate}
 	}
 	s.limits = newKeyLimits(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch, shared, gate, s.log)

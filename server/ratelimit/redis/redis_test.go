@@ -21,6 +21,16 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// Prefetch over Redis is what a cluster node uses; it must keep every
+// promise of the suite.
+func TestPrefetchConformance(t *testing.T) {
+	ratelimittest.Run(t, func(t *testing.T) (ratelimit.Limiter, ratelimit.Limiter) {
+		prefix := testservices.RedisPrefix(t)
+		return ratelimit.NewPrefetch(rlredis.NewLimiter(testservices.RedisClient(t), prefix), 0),
+			ratelimit.NewPrefetch(rlredis.NewLimiter(testservices.RedisClient(t), prefix), 0)
+	})
+}
+
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // newSeats returns two nodes' Seats on one prefix.
