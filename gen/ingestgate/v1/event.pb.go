@@ -47,6 +47,15 @@ const (
 	KeyEventType_KEY_EVENT_TYPE_API_KEY_ROTATED        KeyEventType = 34
 	KeyEventType_KEY_EVENT_TYPE_API_KEY_REVOKED        KeyEventType = 35
 	KeyEventType_KEY_EVENT_TYPE_API_KEY_DELETED        KeyEventType = 36
+	KeyEventType_KEY_EVENT_TYPE_USER_CREATED           KeyEventType = 40
+	KeyEventType_KEY_EVENT_TYPE_USER_UPDATED           KeyEventType = 41
+	KeyEventType_KEY_EVENT_TYPE_USER_DISABLED          KeyEventType = 42
+	KeyEventType_KEY_EVENT_TYPE_USER_ENABLED           KeyEventType = 43
+	KeyEventType_KEY_EVENT_TYPE_USER_DELETED           KeyEventType = 44
+	// A user's role in the workspace was set (added or changed).
+	KeyEventType_KEY_EVENT_TYPE_USER_ROLE_CHANGED     KeyEventType = 45
+	KeyEventType_KEY_EVENT_TYPE_USER_REMOVED          KeyEventType = 46
+	KeyEventType_KEY_EVENT_TYPE_USER_PASSWORD_CHANGED KeyEventType = 47
 )
 
 // Enum value maps for KeyEventType.
@@ -74,6 +83,14 @@ var (
 		34: "KEY_EVENT_TYPE_API_KEY_ROTATED",
 		35: "KEY_EVENT_TYPE_API_KEY_REVOKED",
 		36: "KEY_EVENT_TYPE_API_KEY_DELETED",
+		40: "KEY_EVENT_TYPE_USER_CREATED",
+		41: "KEY_EVENT_TYPE_USER_UPDATED",
+		42: "KEY_EVENT_TYPE_USER_DISABLED",
+		43: "KEY_EVENT_TYPE_USER_ENABLED",
+		44: "KEY_EVENT_TYPE_USER_DELETED",
+		45: "KEY_EVENT_TYPE_USER_ROLE_CHANGED",
+		46: "KEY_EVENT_TYPE_USER_REMOVED",
+		47: "KEY_EVENT_TYPE_USER_PASSWORD_CHANGED",
 	}
 	KeyEventType_value = map[string]int32{
 		"KEY_EVENT_TYPE_UNSPECIFIED":            0,
@@ -98,6 +115,14 @@ var (
 		"KEY_EVENT_TYPE_API_KEY_ROTATED":        34,
 		"KEY_EVENT_TYPE_API_KEY_REVOKED":        35,
 		"KEY_EVENT_TYPE_API_KEY_DELETED":        36,
+		"KEY_EVENT_TYPE_USER_CREATED":           40,
+		"KEY_EVENT_TYPE_USER_UPDATED":           41,
+		"KEY_EVENT_TYPE_USER_DISABLED":          42,
+		"KEY_EVENT_TYPE_USER_ENABLED":           43,
+		"KEY_EVENT_TYPE_USER_DELETED":           44,
+		"KEY_EVENT_TYPE_USER_ROLE_CHANGED":      45,
+		"KEY_EVENT_TYPE_USER_REMOVED":           46,
+		"KEY_EVENT_TYPE_USER_PASSWORD_CHANGED":  47,
 	}
 )
 
@@ -150,6 +175,8 @@ type KeyEvent struct {
 	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
 	// For updates: the fields that changed.
 	ChangedFields []string `protobuf:"bytes,11,rep,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	// The user a user event is about.
+	UserId        string `protobuf:"bytes,12,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -259,6 +286,13 @@ func (x *KeyEvent) GetChangedFields() []string {
 		return x.ChangedFields
 	}
 	return nil
+}
+
+func (x *KeyEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
 }
 
 type ListAuditEventsRequest struct {
@@ -511,7 +545,7 @@ var File_ingestgate_v1_event_proto protoreflect.FileDescriptor
 
 const file_ingestgate_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x19ingestgate/v1/event.proto\x12\ringestgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x03\n" +
+	"\x19ingestgate/v1/event.proto\x12\ringestgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x03\n" +
 	"\bKeyEvent\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12/\n" +
@@ -525,7 +559,8 @@ const file_ingestgate_v1_event_proto_rawDesc = "" +
 	"\x0edisplay_prefix\x18\t \x01(\tR\rdisplayPrefix\x12\x16\n" +
 	"\x06reason\x18\n" +
 	" \x01(\tR\x06reason\x12%\n" +
-	"\x0echanged_fields\x18\v \x03(\tR\rchangedFields\"\x82\x02\n" +
+	"\x0echanged_fields\x18\v \x03(\tR\rchangedFields\x12\x17\n" +
+	"\auser_id\x18\f \x01(\tR\x06userId\"\x82\x02\n" +
 	"\x16ListAuditEventsRequest\x12!\n" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -542,7 +577,7 @@ const file_ingestgate_v1_event_proto_rawDesc = "" +
 	"\fworkspace_id\x18\x01 \x01(\tR\vworkspaceId\x12%\n" +
 	"\x0eafter_sequence\x18\x02 \x01(\x04R\rafterSequence\"G\n" +
 	"\x16WatchKeyEventsResponse\x12-\n" +
-	"\x05event\x18\x01 \x01(\v2\x17.ingestgate.v1.KeyEventR\x05event*\xca\x06\n" +
+	"\x05event\x18\x01 \x01(\v2\x17.ingestgate.v1.KeyEventR\x05event*\xe1\b\n" +
 	"\fKeyEventType\x12\x1e\n" +
 	"\x1aKEY_EVENT_TYPE_UNSPECIFIED\x10\x00\x12$\n" +
 	" KEY_EVENT_TYPE_WORKSPACE_CREATED\x10\x01\x12$\n" +
@@ -566,7 +601,15 @@ const file_ingestgate_v1_event_proto_rawDesc = "" +
 	" KEY_EVENT_TYPE_API_KEY_ACTIVATED\x10!\x12\"\n" +
 	"\x1eKEY_EVENT_TYPE_API_KEY_ROTATED\x10\"\x12\"\n" +
 	"\x1eKEY_EVENT_TYPE_API_KEY_REVOKED\x10#\x12\"\n" +
-	"\x1eKEY_EVENT_TYPE_API_KEY_DELETED\x10$2\xd1\x01\n" +
+	"\x1eKEY_EVENT_TYPE_API_KEY_DELETED\x10$\x12\x1f\n" +
+	"\x1bKEY_EVENT_TYPE_USER_CREATED\x10(\x12\x1f\n" +
+	"\x1bKEY_EVENT_TYPE_USER_UPDATED\x10)\x12 \n" +
+	"\x1cKEY_EVENT_TYPE_USER_DISABLED\x10*\x12\x1f\n" +
+	"\x1bKEY_EVENT_TYPE_USER_ENABLED\x10+\x12\x1f\n" +
+	"\x1bKEY_EVENT_TYPE_USER_DELETED\x10,\x12$\n" +
+	" KEY_EVENT_TYPE_USER_ROLE_CHANGED\x10-\x12\x1f\n" +
+	"\x1bKEY_EVENT_TYPE_USER_REMOVED\x10.\x12(\n" +
+	"$KEY_EVENT_TYPE_USER_PASSWORD_CHANGED\x10/2\xd1\x01\n" +
 	"\fEventService\x12`\n" +
 	"\x0fListAuditEvents\x12%.ingestgate.v1.ListAuditEventsRequest\x1a&.ingestgate.v1.ListAuditEventsResponse\x12_\n" +
 	"\x0eWatchKeyEvents\x12$.ingestgate.v1.WatchKeyEventsRequest\x1a%.ingestgate.v1.WatchKeyEventsResponse0\x01BAZ?github.com/ingestgate/ingestgate/gen/ingestgate/v1;ingestgatev1b\x06proto3"

@@ -28,7 +28,7 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // EventService exposes the audit log: every lifecycle change of a workspace,
-// ingest key, device or API key, written in the same transaction as the
+// ingest key, device, API key or user, written in the same transaction as the
 // change. Needs `events:read`; the global log (API keys) needs `admin`. A
 // workspace's log outlives the workspace.
 type EventServiceClient interface {
@@ -81,7 +81,7 @@ type EventService_WatchKeyEventsClient = grpc.ServerStreamingClient[WatchKeyEven
 // for forward compatibility.
 //
 // EventService exposes the audit log: every lifecycle change of a workspace,
-// ingest key, device or API key, written in the same transaction as the
+// ingest key, device, API key or user, written in the same transaction as the
 // change. Needs `events:read`; the global log (API keys) needs `admin`. A
 // workspace's log outlives the workspace.
 type EventServiceServer interface {
