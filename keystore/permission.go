@@ -12,6 +12,8 @@ const (
 	PermDevicesWrite  Permission = "devices:write"
 	PermEventsRead    Permission = "events:read"
 	PermTelemetryRead Permission = "telemetry:read"
+	PermUsersRead     Permission = "users:read"
+	PermUsersWrite    Permission = "users:write"
 	// PermAdmin implies every other permission, in every workspace.
 	PermAdmin Permission = "admin"
 )
@@ -19,14 +21,14 @@ const (
 // AllPermissions lists every permission, in the order they are documented.
 var AllPermissions = []Permission{
 	PermKeysRead, PermKeysWrite, PermDevicesRead, PermDevicesWrite,
-	PermEventsRead, PermTelemetryRead, PermAdmin,
+	PermEventsRead, PermTelemetryRead, PermUsersRead, PermUsersWrite, PermAdmin,
 }
 
 // ParsePermission validates a permission name.
 func ParsePermission(s string) (Permission, error) {
 	p := Permission(s)
 	if !slices.Contains(AllPermissions, p) {
-		return "", invalid("unknown permission %q; known: keys:read, keys:write, devices:read, devices:write, events:read, telemetry:read, admin", s)
+		return "", invalid("unknown permission %q; known: keys:read, keys:write, devices:read, devices:write, events:read, telemetry:read, users:read, users:write, admin", s)
 	}
 	return p, nil
 }

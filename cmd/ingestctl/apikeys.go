@@ -51,7 +51,7 @@ type apiKeyFlags struct {
 	noExpiry          bool
 }
 
-const permissionList = "keys:read, keys:write, devices:read, devices:write, events:read, telemetry:read, admin"
+const permissionList = "keys:read, keys:write, devices:read, devices:write, events:read, telemetry:read, users:read, users:write, admin"
 
 func (f *apiKeyFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.StringVar(&f.name, "name", "", "name")

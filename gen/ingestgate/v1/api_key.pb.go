@@ -31,7 +31,8 @@ type ApiKey struct {
 	Name        string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	// Any of `keys:read`, `keys:write`, `devices:read`, `devices:write`,
-	// `events:read`, `telemetry:read`, `admin`. `admin` implies all others.
+	// `events:read`, `telemetry:read`, `users:read`, `users:write`, `admin`.
+	// `admin` implies all others.
 	Permissions []string `protobuf:"bytes,4,rep,name=permissions,proto3" json:"permissions,omitempty"`
 	// Workspaces the key may act in; empty means every workspace. A key bound
 	// to workspaces cannot hold `admin`.
