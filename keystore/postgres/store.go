@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/internal/sqlstore"
 )
 
 var _ keystore.Store = (*Store)(nil)
@@ -49,7 +50,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	s := &Store{reader: reader{q: pool}, pool: pool}
+	s := &Store{reader: queries.Reader(conn{pool}), pool: pool}
 	if s.applied, err = migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
@@ -69,7 +70,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // stack, so the server's recovery logs it with its stack.
 func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx keystore.Tx) error) error {
 	return s.runTx(ctx, pgx.Serializable, func(pgTx pgx.Tx) error {
-		return fn(ctx, &tx{reader: reader{q: pgTx}})
+		return fn(ctx, queries.Tx(conn{pgTx}))
 	})
 }
 
@@ -152,24 +153,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// querier is what reads and writes need from *pgxpool.Pool and pgx.Tx
-// alike.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// reader implements keystore.Reader once, for the pool and for
-// transactions. pgx prepares and caches every statement per connection,
-// so the hot by-hash lookups need no explicit preparation.
-type reader struct {
-	q querier
-}
-
-// tx is a keystore.Tx: the reader over the transaction plus the writes.
-type tx struct {
-	reader
-}
-
-var _ keystore.Tx = (*tx)(nil)
+// reader is sqlstore.Reader under a name of the package's own, so that
+// embedding it in Store adds no exported field.
+type reader = sqlstore.Reader

@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/internal/sqlstore"
 )
 
 // The arithmetic stays in SQL, so a flush reads nothing first. Arguments:
@@ -17,19 +17,13 @@ import (
 // NULL, so an unset stored time or a zero LastUsed (NULL) keeps the other.
 var (
 	addKeyUsageSQL = "UPDATE ingest_keys SET " +
-		"records_received = " + saturatingAdd("records_received", "$3::bigint") + ", " +
-		"batches_received = " + saturatingAdd("batches_received", "$4::bigint") + ", " +
+		"records_received = " + sqlstore.SaturatingAdd("records_received", "$3::bigint") + ", " +
+		"batches_received = " + sqlstore.SaturatingAdd("batches_received", "$4::bigint") + ", " +
 		"last_used_time = GREATEST(last_used_time, $5::timestamptz)" +
 		" WHERE workspace_id = $1 AND id = $2"
 	addDeviceSeenSQL = "UPDATE devices SET last_seen_time = GREATEST(last_seen_time, $3::timestamptz)" +
 		" WHERE workspace_id = $1 AND id = $2"
 )
-
-// saturatingAdd is col + n for an argument n >= 0, stopping at the largest
-// bigint instead of failing with an out-of-range error.
-func saturatingAdd(col, n string) string {
-	return fmt.Sprintf("CASE WHEN %[1]s > %[3]d - %[2]s THEN %[3]d ELSE %[1]s + %[2]s END", col, n, int64(math.MaxInt64))
-}
 
 // RecordUsage sends one UPDATE per entry in a single batch (one round
 // trip) inside one READ COMMITTED transaction. A missing row is an UPDATE
@@ -52,7 +46,7 @@ func (s *Store) RecordUsage(ctx context.Context, keys []keystore.KeyUsage, seen 
 	return s.runTx(ctx, pgx.ReadCommitted, func(pgTx pgx.Tx) error {
 		var b pgx.Batch
 		for _, k := range keys {
-			b.Queue(addKeyUsageSQL, k.WorkspaceID, k.KeyID, counterArg(k.Records), counterArg(k.Batches), timeArg(k.LastUsed))
+			b.Queue(addKeyUsageSQL, k.WorkspaceID, k.KeyID, sqlstore.CounterArg(k.Records), sqlstore.CounterArg(k.Batches), timeArg(k.LastUsed))
 		}
 		for _, d := range seen {
 			b.Queue(addDeviceSeenSQL, d.WorkspaceID, d.DeviceID, timeArg(d.LastSeen))
@@ -62,13 +56,13 @@ func (s *Store) RecordUsage(ctx context.Context, keys []keystore.KeyUsage, seen 
 			if _, err := br.Exec(); err != nil {
 				br.Close()
 				if i < len(keys) {
-					return dbError(fmt.Sprintf("record usage of ingest key %q", keys[i].KeyID), err)
+					return queries.DBError(fmt.Sprintf("record usage of ingest key %q", keys[i].KeyID), err)
 				}
-				return dbError(fmt.Sprintf("record device %q seen", seen[i-len(keys)].DeviceID), err)
+				return queries.DBError(fmt.Sprintf("record device %q seen", seen[i-len(keys)].DeviceID), err)
 			}
 		}
 		if err := br.Close(); err != nil {
-			return dbError("record usage", err)
+			return queries.DBError("record usage", err)
 		}
 		return nil
 	})

@@ -122,21 +122,16 @@ func TestMigrateAddsUsage(t *testing.T) {
 		ID: keystore.NewID("ik_"), WorkspaceID: "ws-a", Name: "old",
 		Credential: keystore.Credential{Hash: sha256.Sum256([]byte("old")), Status: keystore.StatusActive},
 	}
-	args, err := ingestKeyArgs(&k)
-	if err != nil {
+	// The store's own inserts, outside a transaction, on the old schema.
+	tx := queries.Tx(&conn{q: db})
+	if err := tx.CreateWorkspace(ctx, keystore.Workspace{ID: "ws-a"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []struct {
-		query string
-		args  []any
-	}{
-		{workspaceInsert, workspaceArgs(keystore.Workspace{ID: "ws-a"})},
-		{ingestKeyInsert, args},
-		{"UPDATE ingest_keys SET last_used_time = ?", []any{timeArg(now)}},
-	} {
-		if _, err := db.ExecContext(ctx, st.query, st.args...); err != nil {
-			t.Fatalf("%s: %v", st.query, err)
-		}
+	if err := tx.CreateIngestKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "UPDATE ingest_keys SET last_used_time = ?", timeArg(now)); err != nil {
+		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/internal/sqlstore"
 )
 
 var _ keystore.Store = (*Store)(nil)
@@ -22,12 +23,14 @@ const readConns = 4
 // Store is a keystore.Store in one SQLite file. It is safe for concurrent
 // use.
 type Store struct {
-	reader // over the read pool
+	reader // over the read pool, with the hot lookups prepared
 	write  *sql.DB
 	read   *sql.DB
 	// Prepared on the write pool for RecordUsage, which runs them once per
 	// entry of every flush.
 	addKeyUsage, addDeviceSeen *sql.Stmt
+	// stmts holds every statement prepare made, for Close.
+	stmts []*sql.Stmt
 	// applied is how many migrations Open ran (for tests).
 	applied int
 }
@@ -62,7 +65,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(readConns)
 	read.SetMaxIdleConns(readConns)
 
-	s := &Store{reader: reader{q: read}, write: write, read: read}
+	s := &Store{reader: queries.Reader(&conn{q: read}), write: write, read: read}
 	// Migrate before the first read so readers never see an old schema.
 	if s.applied, err = migrate(ctx, write); err != nil {
 		s.Close()
@@ -87,7 +90,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // writer there are no serialization failures to retry.
 func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx keystore.Tx) error) error {
 	return s.writeTx(ctx, func(sqlTx *sql.Tx) error {
-		return fn(ctx, &tx{reader: reader{q: sqlTx}})
+		return fn(ctx, queries.Tx(&conn{q: sqlTx}))
 	})
 }
 
@@ -130,33 +133,37 @@ func (s *Store) Ping(ctx context.Context) error {
 // credential check the cache misses, and preparing is over half their cost.
 // It also readies RecordUsage's updates on the write pool.
 func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range []struct {
-		st    **sql.Stmt
-		db    *sql.DB
-		query string
-	}{
-		{&s.findIngestKey, s.read, ingestKeyFind},
-		{&s.findAPIKey, s.read, apiKeyFind},
-		{&s.addKeyUsage, s.write, addKeyUsageSQL},
-		{&s.addDeviceSeen, s.write, addDeviceSeenSQL},
-	} {
-		st, err := p.db.PrepareContext(ctx, p.query)
+	prep := func(db *sql.DB, query string) (*sql.Stmt, error) {
+		st, err := db.PrepareContext(ctx, query)
 		if err != nil {
-			return fmt.Errorf("sqlite: prepare: %w", err)
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
-		*p.st = st
+		s.stmts = append(s.stmts, st)
+		return st, nil
 	}
-	return nil
+	read := &conn{q: s.read}
+	for _, query := range queries.HotQueries() {
+		st, err := prep(s.read, query)
+		if err != nil {
+			return err
+		}
+		read.prepared = append(read.prepared, prepared{query, st})
+	}
+	s.reader = queries.Reader(read)
+	var err error
+	if s.addKeyUsage, err = prep(s.write, addKeyUsageSQL); err != nil {
+		return err
+	}
+	s.addDeviceSeen, err = prep(s.write, addDeviceSeenSQL)
+	return err
 }
 
 // Close closes both pools. The last connection to close checkpoints the
 // WAL into the database file.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.findIngestKey, s.findAPIKey, s.addKeyUsage, s.addDeviceSeen} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	for _, st := range s.stmts {
+		errs = append(errs, st.Close())
 	}
 	errs = append(errs, s.read.Close(), s.write.Close())
 	if err := errors.Join(errs...); err != nil {
@@ -165,33 +172,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// querier is what reads and writes need from *sql.DB and *sql.Tx alike.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// reader implements keystore.Reader once, for the read pool and for
-// transactions.
-type reader struct {
-	q querier
-	// Prepared by-hash lookups; set on the read pool only, nil in a
-	// transaction (which runs them unprepared).
-	findIngestKey, findAPIKey *sql.Stmt
-}
-
-// queryRow runs st when it is prepared, query otherwise.
-func (r reader) queryRow(ctx context.Context, st *sql.Stmt, query string, args ...any) *sql.Row {
-	if st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return r.q.QueryRowContext(ctx, query, args...)
-}
-
-// tx is a keystore.Tx: the reader over the transaction plus the writes.
-type tx struct {
-	reader
-}
-
-var _ keystore.Tx = (*tx)(nil)
+// reader is sqlstore.Reader under a name of the package's own, so that
+// embedding it in Store adds no exported field.
+type reader = sqlstore.Reader

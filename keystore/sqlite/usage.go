@@ -4,29 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/keystore/internal/sqlstore"
 )
 
 // The arithmetic stays in SQL, so a flush reads nothing first. Arguments:
 // ?1, ?2 the row's keys, then the deltas and the time.
 var (
 	addKeyUsageSQL = "UPDATE ingest_keys SET " +
-		"records_received = " + saturatingAdd("records_received", "?3") + ", " +
-		"batches_received = " + saturatingAdd("batches_received", "?4") + ", " +
+		"records_received = " + sqlstore.SaturatingAdd("records_received", "?3") + ", " +
+		"batches_received = " + sqlstore.SaturatingAdd("batches_received", "?4") + ", " +
 		"last_used_time = " + later("last_used_time", "?5") +
 		" WHERE id = ?1 AND workspace_id = ?2"
 	addDeviceSeenSQL = "UPDATE devices SET last_seen_time = " + later("last_seen_time", "?3") +
 		" WHERE workspace_id = ?1 AND id = ?2"
 )
-
-// saturatingAdd is col + n for an argument n >= 0, stopping at the largest
-// INTEGER: past it SQLite would compute a REAL, which a STRICT INTEGER
-// column refuses.
-func saturatingAdd(col, n string) string {
-	return fmt.Sprintf("CASE WHEN %[1]s > %[3]d - %[2]s THEN %[3]d ELSE %[1]s + %[2]s END", col, n, int64(math.MaxInt64))
-}
 
 // later is the later of time column col and argument t, either of which
 // may be NULL (unset). Multi-argument max() is NULL when any argument is.
@@ -45,9 +38,9 @@ func (s *Store) RecordUsage(ctx context.Context, keys []keystore.KeyUsage, seen 
 		if len(keys) > 0 {
 			st := sqlTx.StmtContext(ctx, s.addKeyUsage)
 			for _, k := range keys {
-				_, err := st.ExecContext(ctx, k.KeyID, k.WorkspaceID, counterArg(k.Records), counterArg(k.Batches), timeArg(k.LastUsed))
+				_, err := st.ExecContext(ctx, k.KeyID, k.WorkspaceID, sqlstore.CounterArg(k.Records), sqlstore.CounterArg(k.Batches), timeArg(k.LastUsed))
 				if err != nil {
-					return dbError(fmt.Sprintf("record usage of ingest key %q", k.KeyID), err)
+					return queries.DBError(fmt.Sprintf("record usage of ingest key %q", k.KeyID), err)
 				}
 			}
 		}
@@ -55,7 +48,7 @@ func (s *Store) RecordUsage(ctx context.Context, keys []keystore.KeyUsage, seen 
 			st := sqlTx.StmtContext(ctx, s.addDeviceSeen)
 			for _, d := range seen {
 				if _, err := st.ExecContext(ctx, d.WorkspaceID, d.DeviceID, timeArg(d.LastSeen)); err != nil {
-					return dbError(fmt.Sprintf("record device %q seen", d.DeviceID), err)
+					return queries.DBError(fmt.Sprintf("record device %q seen", d.DeviceID), err)
 				}
 			}
 		}

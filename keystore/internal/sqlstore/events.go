@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -13,42 +13,39 @@ var events = table{name: "events", keys: 2, cols: []string{
 	"display_prefix", "reason", "changed_fields",
 }}
 
-var (
-	eventSelect = events.selectSQL()
-	eventInsert = events.insertSQL()
-)
-
 // nextSequenceSQL bumps the log's counter row, creating it at 1.
 const nextSequenceSQL = `INSERT INTO event_counters (log, seq) VALUES ($1, 1)
 	ON CONFLICT (log) DO UPDATE SET seq = event_counters.seq + 1 RETURNING seq`
 
-func scanEvent(sc scanner) (keystore.Event, error) {
+func scanEvent(d Dialect, sc Row) (keystore.Event, error) {
 	var e keystore.Event
-	err := sc.Scan(&e.WorkspaceID, &e.Sequence, &e.Type, timeCol{&e.Time}, &e.Actor, &e.IngestKeyID, &e.DeviceID, &e.APIKeyID,
+	err := sc.Scan(&e.WorkspaceID, &e.Sequence, &e.Type, d.TimeDest(&e.Time), &e.Actor, &e.IngestKeyID, &e.DeviceID, &e.APIKeyID,
 		&e.DisplayPrefix, &e.Reason, listCol[string]{&e.ChangedFields})
 	return e, err
 }
 
 // AppendEvent takes the log's next sequence from event_counters inside the
-// transaction. The counter row's lock is held until commit, so a second
+// transaction. On SQLite the single writer serializes appends. On
+// PostgreSQL the counter row's lock is held until commit, so a second
 // appender to the log waits for the first and then, under SERIALIZABLE,
 // fails and is retried by ReadWrite with a fresh snapshot: it can only get
 // a sequence once every lower one is committed, so readers never see a
-// later sequence before an earlier one. A rollback gives the number back
-// (no gaps), and the counter row outlives the log's events (no reuse).
-func (t *tx) AppendEvent(ctx context.Context, e keystore.Event) (keystore.Event, error) {
+// later sequence before an earlier one. Either way a rollback gives the
+// number back (no gaps), and the counter row outlives the log's events (no
+// reuse).
+func (t *Tx) AppendEvent(ctx context.Context, e keystore.Event) (keystore.Event, error) {
 	var seq int64
-	if err := t.q.QueryRow(ctx, nextSequenceSQL, e.WorkspaceID).Scan(&seq); err != nil {
-		return keystore.Event{}, dbError(fmt.Sprintf("next sequence of log %q", e.WorkspaceID), err)
+	if err := t.db.QueryRow(ctx, t.sql.nextSequence, e.WorkspaceID).Scan(&seq); err != nil {
+		return keystore.Event{}, t.sql.DBError(fmt.Sprintf("next sequence of log %q", e.WorkspaceID), err)
 	}
 	changed, err := listArg(e.ChangedFields)
 	if err != nil {
-		return keystore.Event{}, fmt.Errorf("postgres: append event: %w", err)
+		return keystore.Event{}, fmt.Errorf("%s: append event: %w", t.sql.name, err)
 	}
-	_, err = t.q.Exec(ctx, eventInsert, e.WorkspaceID, seq, int64(e.Type), timeArg(e.Time), e.Actor, e.IngestKeyID,
+	_, err = t.db.Exec(ctx, t.sql.events.insert, e.WorkspaceID, seq, int64(e.Type), t.sql.d.TimeArg(e.Time), e.Actor, e.IngestKeyID,
 		e.DeviceID, e.APIKeyID, e.DisplayPrefix, e.Reason, changed)
 	if err != nil {
-		return keystore.Event{}, dbError(fmt.Sprintf("append event to log %q", e.WorkspaceID), err)
+		return keystore.Event{}, t.sql.DBError(fmt.Sprintf("append event to log %q", e.WorkspaceID), err)
 	}
 	// Return what a read would: the stored precision, UTC, nil for empty.
 	e.Sequence = uint64(seq)
@@ -57,8 +54,8 @@ func (t *tx) AppendEvent(ctx context.Context, e keystore.Event) (keystore.Event,
 	return e, nil
 }
 
-func (r reader) ListEvents(ctx context.Context, q keystore.EventQuery) ([]keystore.Event, error) {
-	var f filter
+func (r Reader) ListEvents(ctx context.Context, q keystore.EventQuery) ([]keystore.Event, error) {
+	f := r.filter()
 	f.where("log = " + f.arg(q.WorkspaceID))
 	after := int64(min(q.AfterSequence, math.MaxInt64))
 	order := "sequence"
@@ -77,6 +74,6 @@ func (r reader) ListEvents(ctx context.Context, q keystore.EventQuery) ([]keysto
 	if q.DeviceID != "" {
 		f.where("device_id = " + f.arg(q.DeviceID))
 	}
-	query, args := f.build(eventSelect, order, q.Limit)
-	return queryAll(ctx, r.q, "events", scanEvent, query, args...)
+	query, args := f.build(r.sql.events.sel, order, q.Limit)
+	return queryAll(ctx, r, "events", scanEvent, query, args...)
 }

@@ -1,0 +1,75 @@
+package sqlstore
+
+import (
+	"github.com/ingestgate/ingestgate/keystore"
+)
+
+// Queries is the keystore's SQL rendered for one Dialect. A backend builds
+// it once (New) and reads and writes through the Reader and Tx it makes.
+type Queries struct {
+	d    Dialect
+	name string // d.Name(), the prefix of error messages
+
+	workspaces, ingestKeys, apiKeys, devices, events statements
+	// workspaceInUse and deleteWorkspace serve Tx.DeleteWorkspace.
+	workspaceInUse  string
+	deleteWorkspace []string
+	nextSequence    string
+}
+
+// New renders every statement for d.
+func New(d Dialect) *Queries {
+	q := &Queries{
+		d:    d,
+		name: d.Name(),
+
+		workspaces: workspaces.statements(d),
+		ingestKeys: ingestKeys.statements(d),
+		apiKeys:    apiKeys.statements(d),
+		devices:    devices.statements(d),
+		events:     events.statements(d),
+
+		workspaceInUse: render(d, workspaceInUseSQL),
+		nextSequence:   render(d, nextSequenceSQL),
+	}
+	q.ingestKeys.find = render(d, findByHashSQL(q.ingestKeys.sel))
+	q.apiKeys.find = render(d, findByHashSQL(q.apiKeys.sel))
+	for _, s := range deleteWorkspaceSQL {
+		q.deleteWorkspace = append(q.deleteWorkspace, render(d, s))
+	}
+	return q
+}
+
+// HotQueries are the statements worth preparing once per connection: the
+// by-hash lookups, which run on every credential check the verifier's
+// cache misses, and for which preparing is over half the cost. pgx
+// prepares and caches every statement per connection by itself;
+// database/sql does not.
+func (q *Queries) HotQueries() []string {
+	return []string{q.ingestKeys.find, q.apiKeys.find}
+}
+
+// Reader implements keystore.Reader once, for a pool and for transactions.
+type Reader struct {
+	sql *Queries
+	db  Querier
+}
+
+var _ keystore.Reader = Reader{}
+
+// Reader reads through db: a pool, or a transaction.
+func (q *Queries) Reader(db Querier) Reader { return Reader{sql: q, db: db} }
+
+// filter starts a list query's conditions.
+func (r Reader) filter() filter { return filter{d: r.sql.d} }
+
+// Tx is a keystore.Tx: the Reader over the transaction plus the writes.
+type Tx struct {
+	Reader
+}
+
+var _ keystore.Tx = (*Tx)(nil)
+
+// Tx reads and writes through db, a transaction the backend begins,
+// commits and (on PostgreSQL) retries.
+func (q *Queries) Tx(db Querier) *Tx { return &Tx{Reader: q.Reader(db)} }
