@@ -40,7 +40,20 @@ func TestEveryMethodNeedsCredentials(t *testing.T) {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
 			if sd.Name() == "TelemetryService" {
-				continue // devices authenticate with ingest keys; not served yet
+				continue // devices authenticate with ingest keys (connect_test.go)
+			}
+			if notServedYet[string(sd.Name())] {
+				// Contracts land before their server: until it is
+				// registered every method must be Unimplemented, so this
+				// test fails, and must be updated, the day it is.
+				for j := 0; j < sd.Methods().Len(); j++ {
+					md := sd.Methods().Get(j)
+					method := "/" + string(sd.FullName()) + "/" + string(md.Name())
+					if c := invokeEmpty(context.Background(), n.Conn, md, method); c != codes.Unimplemented {
+						t.Errorf("%s: %v; it is served now: check its credentials here", method, c)
+					}
+				}
+				continue
 			}
 			services++
 			for j := 0; j < sd.Methods().Len(); j++ {
@@ -63,6 +76,9 @@ func TestEveryMethodNeedsCredentials(t *testing.T) {
 		t.Fatalf("checked %d services, want 5", services)
 	}
 }
+
+// notServedYet lists services whose contracts exist before their server.
+var notServedYet = map[string]bool{"AuthService": true, "UserService": true}
 
 func invokeEmpty(ctx context.Context, conn *grpc.ClientConn, md protoreflect.MethodDescriptor, method string) codes.Code {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
