@@ -61,6 +61,10 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 	if token == "" {
 		return nil, status.Error(codes.Unauthenticated, "Invalid credentials: missing; send a management API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
 	}
+	ip := s.clientIP(ctx)
+	if err := s.guard.check(ip); err != nil {
+		return nil, err
+	}
 	k, err := s.verifier.VerifyAPIKey(ctx, token)
 	if err != nil {
 		var ce *keystore.CredentialError
@@ -68,7 +72,10 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 			s.log.ErrorContext(ctx, "verify api key", slog.Any("error", err))
 			return nil, status.Error(codes.Unavailable, "cannot verify credentials right now")
 		}
-		s.log.InfoContext(ctx, "management auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix))
+		s.log.InfoContext(ctx, "management auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix), slog.String("client_ip", ip))
+		if err := s.guard.failed(ctx, ip); err != nil {
+			return nil, err
+		}
 		msg := "Invalid credentials"
 		switch ce.Reason {
 		case keystore.ReasonExpired:

@@ -78,6 +78,12 @@ type Config struct {
 	// UsageFlushInterval is how often last_used_time, usage counters and
 	// devices' last_seen_time are written.
 	UsageFlushInterval time.Duration
+	// AuthFailuresPerMinute is how many failed credential checks (ingest
+	// keys, API keys, access tokens) one client address may make per
+	// minute, across the cluster with Redis; past half of it answers are
+	// slowed, past all of it the address is refused until it refills. 0
+	// turns the guard off.
+	AuthFailuresPerMinute int
 }
 
 // DefaultConfig returns the embedded single-node defaults, bound to loopback.
@@ -102,6 +108,8 @@ func DefaultConfig() Config {
 		UsageFlushInterval:  5 * time.Second,
 		RedisPrefix:         "ingestgate:",
 		SweepInterval:       time.Minute,
+
+		AuthFailuresPerMinute: 30,
 	}
 }
 
@@ -125,6 +133,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxStreamsPerKey < 0 || c.MaxStreamsPerDevice < 0 {
 		return fmt.Errorf("max-streams-per-key and max-streams-per-device must not be negative")
+	}
+	if c.AuthFailuresPerMinute < 0 {
+		return fmt.Errorf("auth-failures-per-minute must not be negative")
 	}
 	if c.StreamWindow < 1 || c.StreamWindow > 10_000 {
 		return fmt.Errorf("stream-window must be 1-10000")

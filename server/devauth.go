@@ -55,6 +55,10 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 	if err := keystore.ValidateDeviceID(deviceID); err != nil {
 		return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.InvalidArgument, "x-device-id: "+err.Error())
 	}
+	ip := s.clientIP(ctx)
+	if err := s.guard.check(ip); err != nil {
+		return keystore.IngestKey{}, keystore.Hash{}, "", err
+	}
 	k, err := s.verifier.VerifyIngestKey(ctx, token)
 	if err != nil {
 		var ce *keystore.CredentialError
@@ -64,7 +68,10 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 			s.log.ErrorContext(ctx, "verify ingest key", slog.Any("error", err))
 			return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.Unavailable, "cannot verify credentials right now; retry")
 		}
-		s.log.InfoContext(ctx, "device auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix), slog.String("device_id", deviceID))
+		s.log.InfoContext(ctx, "device auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix), slog.String("device_id", deviceID), slog.String("client_ip", ip))
+		if err := s.guard.failed(ctx, ip); err != nil {
+			return keystore.IngestKey{}, keystore.Hash{}, "", err
+		}
 		return keystore.IngestKey{}, keystore.Hash{}, "", refuse(reasonClosures[ce.Reason], codes.Unauthenticated, credentialMessage(ce.Reason))
 	}
 	return k, s.hasher.Hash(token), deviceID, nil

@@ -21,7 +21,8 @@ import (
 // buildGateway wires the REST gateway: an HTTP handler that dials this
 // node's own gRPC listener, so REST and gRPC share every interceptor.
 func (s *Server) buildGateway(ctx context.Context) error {
-	conn, err := dialGateway(loopbackDialAddr(s.grpcLis.Addr()))
+	s.gatewayMarker = newGatewayMarker()
+	conn, err := dialGateway(loopbackDialAddr(s.grpcLis.Addr()), s.gatewayMarker)
 	if err != nil {
 		return fmt.Errorf("gateway dial: %w", err)
 	}

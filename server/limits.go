@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -14,25 +13,20 @@ import (
 )
 
 // keyLimits applies each ingest key's records per second to its streams
-// and Publish calls together. On one node the buckets are in process; in
-// a cluster (shared set) they are in Redis, one budget for the key across
-// every node. If Redis fails, the node falls back to its own bucket, so a
-// key is never stopped by a Redis outage, only limited per node.
+// and Publish calls together: in process on one node, in Redis (one budget
+// across the nodes, prefetched in slices) in a cluster.
 type keyLimits struct {
 	defaultRate uint32 // 0: unlimited
 	maxBatch    int
-	local       *local.Limiter
-	shared      ratelimit.Limiter // nil on one node
-	log         *slog.Logger
-	gate        *redisGate // shared with clusterSeats
+	buckets     *nodeLimiter
 
 	mu    sync.Mutex
 	rates *lru.Cache[string, uint32] // key id -> rate as last read
 }
 
-func newKeyLimits(defaultRate uint32, maxBatch int, shared ratelimit.Limiter, gate *redisGate, log *slog.Logger) *keyLimits {
+func newKeyLimits(defaultRate uint32, maxBatch int, buckets *nodeLimiter) *keyLimits {
 	c, _ := lru.New[string, uint32](local.DefaultSize)
-	return &keyLimits{defaultRate: defaultRate, maxBatch: maxBatch, local: local.New(0), shared: shared, gate: gate, log: log, rates: c}
+	return &keyLimits{defaultRate: defaultRate, maxBatch: maxBatch, buckets: buckets, rates: c}
 }
 
 func (l *keyLimits) rateOf(k *keystore.IngestKey) uint32 {
@@ -71,16 +65,5 @@ func (l *keyLimits) take(ctx context.Context, k *keystore.IngestKey, n int) (tim
 		return 0, 0
 	}
 	lim := ratelimit.PerSecond(int(r), max(int(r), l.maxBatch))
-	n = min(n, lim.Burst)
-	if l.shared != nil {
-		var d ratelimit.Decision
-		if l.gate.call(ctx, l.log, "cluster rate limit", func(ctx context.Context) (err error) {
-			d, err = l.shared.AllowN(ctx, "key:"+k.ID, lim, n)
-			return err
-		}) {
-			return d.RetryAfter, r
-		}
-	}
-	d, _ := l.local.AllowN(ctx, k.ID, lim, n) // arguments valid: checked above
-	return d.RetryAfter, r
+	return l.buckets.allow(ctx, "key:"+k.ID, lim, min(n, lim.Burst)).RetryAfter, r
 }

@@ -46,16 +46,20 @@ type Server struct {
 	ingestFmt,
 	apiFmt keystore.TokenFormat
 
-	sink     sink.Sink
-	bus      bus.Bus
-	busStop  func()
-	redis    goredis.UniversalClient // nil without --redis
-	streams  *registry.Registry
-	limits   *keyLimits
-	seats    *clusterSeats // nil on one node
-	usage    *usageTracker
-	inflight *semaphore.Weighted // bytes of stream batches awaiting their ack
-	judging  judgeLocks
+	sink    sink.Sink
+	bus     bus.Bus
+	busStop func()
+	redis   goredis.UniversalClient // nil without --redis
+	streams *registry.Registry
+	limits  *keyLimits
+	seats   *clusterSeats // nil on one node
+	guard   *authGuard
+	// gatewayMarker proves a call came through this node's REST gateway
+	// (see clientIP).
+	gatewayMarker string
+	usage         *usageTracker
+	inflight      *semaphore.Weighted // bytes of stream batches awaiting their ack
+	judging       judgeLocks
 	// stopping ends when shutdown begins: long-lived reads (Subscribe)
 	// watch it.
 	stopping context.Context
@@ -110,15 +114,17 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.streams = registry.New(cfg.MaxStreamsPerDevice)
-	var shared ratelimit.Limiter
+	var shared, sharedExact ratelimit.Limiter
 	gate := &redisGate{}
 	if s.redis != nil {
+		sharedExact = rlredis.NewLimiter(s.redis, cfg.RedisPrefix+"limits:")
 		// Busy keys take a slice of their rate per Redis call, not a call
 		// per batch (see ratelimit.Prefetch).
-		shared = ratelimit.NewPrefetch(rlredis.NewLimiter(s.redis, cfg.RedisPrefix+"limits:"), 0)
+		shared = ratelimit.NewPrefetch(sharedExact, 0)
 		s.seats = &clusterSeats{seats: rlredis.NewSeats(s.redis, cfg.RedisPrefix+"limits:", 0, s.log), log: s.log, gate: gate}
 	}
-	s.limits = newKeyLimits(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch, shared, gate, s.log)
+	s.limits = newKeyLimits(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch, newNodeLimiter(shared, gate, s.log, "cluster rate limit"))
+	s.guard = newAuthGuard(newNodeLimiter(sharedExact, gate, s.log, "cluster auth failure limit"), cfg.AuthFailuresPerMinute)
 	s.usage = newUsageTracker(s.store, s.log)
 	s.inflight = semaphore.NewWeighted(cfg.MaxInflightBytes)
 	if err := s.openBus(ctx); err != nil {
@@ -265,8 +271,9 @@ func loopbackDialAddr(a net.Addr) string {
 	return a.String()
 }
 
-func dialGateway(addr string) (*grpc.ClientConn, error) {
-	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func dialGateway(addr, marker string) (*grpc.ClientConn, error) {
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, markGatewayCalls(marker)...)
+	return grpc.NewClient(addr, opts...)
 }
 
 // openBus connects the key-event bus: Redis pub/sub when configured (a

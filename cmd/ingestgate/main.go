@@ -90,6 +90,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.DurationVar(&cfg.KeepaliveTimeout, "keepalive-timeout", cfg.KeepaliveTimeout, "drop a connection whose ping is not answered within this")
 	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "recheck every live stream against the store this often, whatever events said (0: never)")
 	fs.DurationVar(&cfg.UsageFlushInterval, "usage-flush-interval", cfg.UsageFlushInterval, "how often key usage and device last-seen times are written")
+	fs.IntVar(&cfg.AuthFailuresPerMinute, "auth-failures-per-minute", cfg.AuthFailuresPerMinute, "failed credential checks one client address may make per minute before it is refused (slowed past half; 0: no limit)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
