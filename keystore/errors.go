@@ -10,7 +10,8 @@ import (
 var (
 	// ErrNotFound: the record does not exist (or is in another workspace).
 	ErrNotFound = errors.New("not found")
-	// ErrAlreadyExists: a record with that id exists.
+	// ErrAlreadyExists: a record with that id exists, or another value that
+	// must be unique is taken (a user's email, a refresh token's hash).
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrNotEmpty: a workspace still holds keys or devices.
 	ErrNotEmpty = errors.New("workspace is not empty")

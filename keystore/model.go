@@ -221,6 +221,7 @@ type Event struct {
 	IngestKeyID   string
 	DeviceID      string
 	APIKeyID      string
+	UserID        string // the user a user event is about
 	DisplayPrefix string
 	Reason        string
 	ChangedFields []string

@@ -5,14 +5,16 @@ import (
 	"time"
 )
 
-// Store is the durable home of workspaces, keys, devices and the audit log.
+// Store is the durable home of workspaces, keys, devices, users (with their
+// memberships and refresh tokens), signing keys and the audit log.
 //
 // Rules every backend follows (keystore/storetest checks them):
 //   - Get*/Find* return ErrNotFound when nothing matches. Records are scoped
-//     by workspace: asking for a key or device under another workspace id is
-//     ErrNotFound, never the other workspace's record.
-//   - Create* return ErrAlreadyExists for a duplicate id; Update* and
-//     Delete* return ErrNotFound for a missing record.
+//     by workspace: asking for a key, device or membership under another
+//     workspace id is ErrNotFound, never the other workspace's record.
+//   - Create* return ErrAlreadyExists for a duplicate id (or another value
+//     the database keeps unique: a user's email, a refresh token's hash);
+//     Update* and Delete* return ErrNotFound for a missing record.
 //   - Values round-trip exactly: times at microsecond precision in UTC, nil
 //     and empty maps and slices alike read back as empty (nil). The
 //     exception is usage, which Tx does not write (see RecordUsage).
@@ -77,6 +79,29 @@ type Reader interface {
 
 	// ListEvents returns one log's events in sequence order.
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+
+	GetUser(ctx context.Context, id string) (User, error)
+	// FindUserByEmail matches the stored email exactly: the caller
+	// normalizes (NormalizeEmail) before storing and before looking up.
+	FindUserByEmail(ctx context.Context, email string) (User, error)
+	// ListMembers returns the users who are members of q.WorkspaceID, each
+	// with their role there, ordered by user id ascending. A workspace
+	// without members, or that does not exist, lists nothing.
+	ListMembers(ctx context.Context, q MemberQuery) ([]Member, error)
+	// ListMemberships returns every workspace role of one user, ordered by
+	// workspace id; nothing for an unknown user.
+	ListMemberships(ctx context.Context, userID string) ([]Membership, error)
+	// GetMembership returns ErrNotFound when the user is not a member of
+	// the workspace (or either does not exist).
+	GetMembership(ctx context.Context, userID, workspaceID string) (Membership, error)
+
+	// FindRefreshTokenByHash matches regardless of spent, revoked or expired
+	// (the caller decides). A zero hash matches nothing.
+	FindRefreshTokenByHash(ctx context.Context, h Hash) (RefreshToken, error)
+
+	// ListSigningKeys returns every signing key, oldest first: by
+	// CreateTime (a zero time first), then by id.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 }
 
 // Tx is a transaction: reads see its own writes.
@@ -87,8 +112,10 @@ type Tx interface {
 	UpdateWorkspace(ctx context.Context, w Workspace) error
 	// DeleteWorkspace returns ErrNotEmpty while the workspace holds ingest
 	// keys or devices, unless cascade is set; with cascade it deletes them.
-	// The workspace's audit log is never deleted: it is history, and a
-	// workspace created again with the same id continues its sequence.
+	// Memberships never make a workspace non-empty: they are deleted with
+	// it either way (the users stay). The workspace's audit log is never
+	// deleted: it is history, and a workspace created again with the same
+	// id continues its sequence.
 	DeleteWorkspace(ctx context.Context, id string, cascade bool) error
 
 	// CreateIngestKey returns ErrNotFound when the workspace does not exist.
@@ -111,6 +138,48 @@ type Tx interface {
 	CreateAPIKey(ctx context.Context, k APIKey) error
 	UpdateAPIKey(ctx context.Context, k APIKey) error
 	DeleteAPIKey(ctx context.Context, id string) error
+
+	// CreateUser returns ErrAlreadyExists for a duplicate id or email.
+	CreateUser(ctx context.Context, u User) error
+	// UpdateUser writes every field (PasswordHash, Disabled, Version and
+	// LastLoginTime included). It returns ErrAlreadyExists when the new
+	// email is another user's.
+	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser deletes the user with its memberships and refresh tokens.
+	DeleteUser(ctx context.Context, id string) error
+
+	// PutMembership creates m.UserID's role in m.WorkspaceID or, when the
+	// user is a member there already, updates Role and UpdateTime and keeps
+	// the stored CreateTime. It returns ErrNotFound when the user or the
+	// workspace does not exist.
+	PutMembership(ctx context.Context, m Membership) error
+	// DeleteMembership returns ErrNotFound when the user is not a member of
+	// the workspace.
+	DeleteMembership(ctx context.Context, userID, workspaceID string) error
+
+	// CreateRefreshToken returns ErrNotFound when the user does not exist,
+	// ErrAlreadyExists for a duplicate id or hash.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// SpendRefreshToken sets the token's SpentTime to at and returns true if
+	// it was unspent; it returns false (and changes nothing) when the token
+	// was spent already, so of two exchanges of one token exactly one wins.
+	// Revocation and expiry are not checked (the caller decides). It
+	// returns ErrNotFound for a missing token, ErrInvalidArgument for a
+	// zero at (which would leave the token unspent).
+	SpendRefreshToken(ctx context.Context, id string, at time.Time) (bool, error)
+	// RevokeRefreshTokens sets RevokeTime to at on every token of userID
+	// not yet revoked: those of one family when familyID is not empty, all
+	// of the user's otherwise. It returns how many tokens it changed (0 for
+	// none, or an unknown user), ErrInvalidArgument for a zero at.
+	RevokeRefreshTokens(ctx context.Context, userID, familyID string, at time.Time) (int, error)
+	// DeleteExpiredRefreshTokens deletes the tokens whose ExpireTime is
+	// before before (a token with a zero ExpireTime never expires) and
+	// returns how many it deleted.
+	DeleteExpiredRefreshTokens(ctx context.Context, before time.Time) (int, error)
+
+	// CreateSigningKey returns ErrAlreadyExists for a duplicate id. Signing
+	// keys are never updated or deleted.
+	CreateSigningKey(ctx context.Context, k SigningKey) error
 
 	// AppendEvent assigns the next sequence of the event's log (its
 	// workspace's, or the global log for an empty WorkspaceID), starting at 1
@@ -171,6 +240,12 @@ type EventQuery struct {
 	IngestKeyID   string
 	DeviceID      string
 	Limit         int
+}
+
+// MemberQuery selects ListMembers' workspace. Page.After is a user id.
+type MemberQuery struct {
+	WorkspaceID string
+	Page
 }
 
 // KeyUsage is what one node saw of one ingest key since its last flush.

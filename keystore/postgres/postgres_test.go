@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -318,5 +319,75 @@ func TestMigrateAddsUsage(t *testing.T) {
 	}
 	if !got.LastUsedTime.Equal(now.Truncate(time.Microsecond)) || got.RecordsReceived != 0 || got.BatchesReceived != 0 {
 		t.Fatalf("after migration: last used %v, counters %d, %d; want %v, 0, 0", got.LastUsedTime, got.RecordsReceived, got.BatchesReceived, now)
+	}
+}
+
+// A database an older binary migrated, before users, gets the new tables
+// empty on Open; its audit events read back with no user and its log
+// continues.
+func TestMigrateAddsUsers(t *testing.T) {
+	ctx := t.Context()
+	u := newDatabase(t)
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0003_users.sql" })
+	if old < 0 {
+		t.Fatal("migration 0003_users.sql not found")
+	}
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := apply(ctx, pool, all[:old]); err != nil {
+		t.Fatal(err)
+	}
+	if err := queries.Tx(conn{pool}).CreateWorkspace(ctx, keystore.Workspace{ID: "ws-a"}); err != nil {
+		t.Fatal(err)
+	}
+	// An event as the old binary stored it: without user_id.
+	before := keystore.Event{WorkspaceID: "ws-a", Sequence: 1, Type: keystore.EventType(3), Time: time.UnixMicro(1_700_000_000_000_001).UTC(), Actor: "ak_old", APIKeyID: "ak_old"}
+	if _, err := pool.Exec(ctx, "INSERT INTO event_counters (log, seq) VALUES ('ws-a', 1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "INSERT INTO events (log, sequence, type, time, actor, ingest_key_id, device_id, api_key_id, display_prefix, reason) VALUES ('ws-a', 1, 3, $1, 'ak_old', '', '', 'ak_old', '', '')", before.Time); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openStore(t, u)
+	if want := len(all) - old; s.applied != want {
+		t.Fatalf("Open applied %d migrations, want %d", s.applied, want)
+	}
+	evs, err := s.ListEvents(ctx, keystore.EventQuery{WorkspaceID: "ws-a"})
+	if err != nil || len(evs) != 1 || !reflect.DeepEqual(evs[0], before) {
+		t.Fatalf("events after migration = %+v, %v; want [%+v]", evs, err, before)
+	}
+	user := keystore.User{ID: "us_a", Email: "ada@example.com", Version: 1}
+	var appended keystore.Event
+	err = s.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) error {
+		if err := tx.CreateUser(ctx, user); err != nil {
+			return err
+		}
+		if err := tx.PutMembership(ctx, keystore.Membership{UserID: user.ID, WorkspaceID: "ws-a", Role: keystore.RoleOwner}); err != nil {
+			return err
+		}
+		appended, err = tx.AppendEvent(ctx, keystore.Event{WorkspaceID: "ws-a", UserID: user.ID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if appended.Sequence != 2 {
+		t.Fatalf("AppendEvent after migration: sequence %d, want 2", appended.Sequence)
+	}
+	evs, err = s.ListEvents(ctx, keystore.EventQuery{WorkspaceID: "ws-a", AfterSequence: 1})
+	if err != nil || len(evs) != 1 || evs[0].UserID != user.ID {
+		t.Fatalf("event with a user after migration = %+v, %v", evs, err)
+	}
+	ms, err := s.ListMembers(ctx, keystore.MemberQuery{WorkspaceID: "ws-a"})
+	if err != nil || len(ms) != 1 || ms[0].User != user || ms[0].Role != keystore.RoleOwner {
+		t.Fatalf("ListMembers after migration = %+v, %v", ms, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -224,4 +225,90 @@ func migrationRows(t *testing.T, s *Store) []migrationRow {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A database an older binary wrote, before users, gets the new tables
+// empty on Open; its audit events read back with no user and its log
+// continues.
+func TestMigrateAddsUsers(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0003_users.sql" })
+	if old < 0 {
+		t.Fatal("migration 0003_users.sql not found")
+	}
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, []string{"foreign_keys(1)"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlitefile.Apply(ctx, db, all[:old]); err != nil {
+		t.Fatal(err)
+	}
+	if err := queries.Tx(&conn{q: db}).CreateWorkspace(ctx, keystore.Workspace{ID: "ws-a"}); err != nil {
+		t.Fatal(err)
+	}
+	// An event as the old binary stored it: without user_id.
+	before := keystore.Event{WorkspaceID: "ws-a", Sequence: 1, Type: keystore.EventType(3), Time: time.UnixMicro(1_700_000_000_000_001).UTC(), Actor: "ak_old", APIKeyID: "ak_old"}
+	for _, stmt := range []string{
+		"INSERT INTO event_counters (log, seq) VALUES ('ws-a', 1)",
+		"INSERT INTO events (log, sequence, type, time, actor, ingest_key_id, device_id, api_key_id, display_prefix, reason) VALUES ('ws-a', 1, 3, 1700000000000001, 'ak_old', '', '', 'ak_old', '', '')",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if want := len(all) - old; s.applied != want {
+		t.Fatalf("Open applied %d migrations, want %d", s.applied, want)
+	}
+	checkMigratedUsers(t, s, before)
+}
+
+// checkMigratedUsers checks a store just migrated past 0003_users.sql from
+// a database holding workspace ws-a and the one event before.
+func checkMigratedUsers(t *testing.T, s keystore.Store, before keystore.Event) {
+	t.Helper()
+	ctx := t.Context()
+	evs, err := s.ListEvents(ctx, keystore.EventQuery{WorkspaceID: "ws-a"})
+	if err != nil || len(evs) != 1 || !reflect.DeepEqual(evs[0], before) {
+		t.Fatalf("events after migration = %+v, %v; want [%+v]", evs, err, before)
+	}
+	u := keystore.User{ID: "us_a", Email: "ada@example.com", Version: 1}
+	var appended keystore.Event
+	err = s.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := tx.PutMembership(ctx, keystore.Membership{UserID: u.ID, WorkspaceID: "ws-a", Role: keystore.RoleOwner}); err != nil {
+			return err
+		}
+		appended, err = tx.AppendEvent(ctx, keystore.Event{WorkspaceID: "ws-a", UserID: u.ID})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if appended.Sequence != 2 {
+		t.Fatalf("AppendEvent after migration: sequence %d, want 2", appended.Sequence)
+	}
+	evs, err = s.ListEvents(ctx, keystore.EventQuery{WorkspaceID: "ws-a", AfterSequence: 1})
+	if err != nil || len(evs) != 1 || evs[0].UserID != u.ID {
+		t.Fatalf("event with a user after migration = %+v, %v", evs, err)
+	}
+	ms, err := s.ListMembers(ctx, keystore.MemberQuery{WorkspaceID: "ws-a"})
+	if err != nil || len(ms) != 1 || ms[0].User != u || ms[0].Role != keystore.RoleOwner {
+		t.Fatalf("ListMembers after migration = %+v, %v", ms, err)
+	}
 }

@@ -207,6 +207,7 @@ func fullEvent(ws string) keystore.Event {
 		IngestKeyID:   "ik_01jexamplekey",
 		DeviceID:      "Dev.2:x",
 		APIKeyID:      "ak_01jexampleapikey",
+		UserID:        "us_01jexampleuser",
 		DisplayPrefix: "ig_ikv1_AbC9eF",
 		Reason:        "scheduled \"rotation\"\nsecond line",
 		ChangedFields: []string{"name", "labels", "scope"},
@@ -221,7 +222,90 @@ func wantEvent(e keystore.Event, seq uint64) keystore.Event {
 	return e
 }
 
-func workspaceID(w keystore.Workspace) string { return w.ID }
-func ingestKeyID(k keystore.IngestKey) string { return k.ID }
-func deviceID(d keystore.Device) string       { return d.ID }
-func apiKeyID(k keystore.APIKey) string       { return k.ID }
+// fullUser sets every field to a non-zero value.
+func fullUser(id, email string) keystore.User {
+	return keystore.User{
+		ID:            id,
+		Email:         email,
+		DisplayName:   "Ada Lovelace ü \"A\"\nsecond line",
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		Disabled:      true,
+		Version:       1<<40 + 3,
+		CreateTime:    at(20),
+		UpdateTime:    at(21),
+		LastLoginTime: at(22),
+	}
+}
+
+// newUser is an enabled user who never signed in, with an email of its id.
+func newUser(id string) keystore.User {
+	return keystore.User{
+		ID: id, Email: id + "@example.com", DisplayName: "User " + id,
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$" + id, Version: 1,
+		CreateTime: at(23), UpdateTime: at(23),
+	}
+}
+
+func wantUser(u keystore.User) keystore.User {
+	u.CreateTime, u.UpdateTime, u.LastLoginTime = utc(u.CreateTime), utc(u.UpdateTime), utc(u.LastLoginTime)
+	return u
+}
+
+func newMembership(userID, ws string, role keystore.Role) keystore.Membership {
+	return keystore.Membership{UserID: userID, WorkspaceID: ws, Role: role, CreateTime: at(24), UpdateTime: at(25)}
+}
+
+func wantMembership(m keystore.Membership) keystore.Membership {
+	m.CreateTime, m.UpdateTime = utc(m.CreateTime), utc(m.UpdateTime)
+	return m
+}
+
+func wantMember(u keystore.User, role keystore.Role) keystore.Member {
+	return keystore.Member{User: wantUser(u), Role: role}
+}
+
+// newRefreshToken is an unspent, unrevoked token expiring at expire, with
+// a hash of its own.
+func newRefreshToken(userID, familyID string, expire time.Time) keystore.RefreshToken {
+	id := keystore.NewID("rt_")
+	return keystore.RefreshToken{
+		ID: id, UserID: userID, FamilyID: familyID, Hash: hashOf(id),
+		CreateTime: at(30), ExpireTime: expire,
+	}
+}
+
+// fullRefreshToken sets every field, spent and revoked included.
+func fullRefreshToken(userID string) keystore.RefreshToken {
+	t := newRefreshToken(userID, "fam_"+keystore.NewID(""), at(31))
+	t.SpentTime, t.RevokeTime = at(32), at(33)
+	return t
+}
+
+func wantRefreshToken(t keystore.RefreshToken) keystore.RefreshToken {
+	t.CreateTime, t.ExpireTime = utc(t.CreateTime), utc(t.ExpireTime)
+	t.SpentTime, t.RevokeTime = utc(t.SpentTime), utc(t.RevokeTime)
+	return t
+}
+
+// signingKey has key bytes derived from id that include zero bytes and
+// bytes above 0x7f, which text columns would mangle.
+func signingKey(id string, created time.Time) keystore.SigningKey {
+	h := hashOf(id)
+	priv := append([]byte{0, 0xff, 0x80, 0}, h[:]...)
+	priv = append(priv, h[:]...)
+	return keystore.SigningKey{ID: id, Algorithm: "EdDSA", PrivateKey: priv, PublicKey: append([]byte{0}, h[:]...), CreateTime: created}
+}
+
+func wantSigningKey(k keystore.SigningKey) keystore.SigningKey {
+	k.PrivateKey, k.PublicKey = nilSlice(k.PrivateKey), nilSlice(k.PublicKey)
+	k.CreateTime = utc(k.CreateTime)
+	return k
+}
+
+func workspaceID(w keystore.Workspace) string          { return w.ID }
+func ingestKeyID(k keystore.IngestKey) string          { return k.ID }
+func deviceID(d keystore.Device) string                { return d.ID }
+func apiKeyID(k keystore.APIKey) string                { return k.ID }
+func memberID(m keystore.Member) string                { return m.ID }
+func membershipWorkspace(m keystore.Membership) string { return m.WorkspaceID }
+func signingKeyID(k keystore.SigningKey) string        { return k.ID }

@@ -48,6 +48,10 @@ func Run(t *testing.T, newStore func(t *testing.T) keystore.Store) {
 	t.Run("Devices", func(t *testing.T) { testDevices(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, newStore) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, newStore) })
+	t.Run("Memberships", func(t *testing.T) { testMemberships(t, newStore) })
+	t.Run("RefreshTokens", func(t *testing.T) { testRefreshTokens(t, newStore) })
+	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, newStore) })
 	t.Run("Usage", func(t *testing.T) { testUsage(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, newStore) })
 }

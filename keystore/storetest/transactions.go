@@ -24,6 +24,14 @@ type rollbackFixture struct {
 	newKey keystore.IngestKey
 	newDev keystore.Device
 	newAPI keystore.APIKey
+	// A user with a membership and an unspent refresh token, and the
+	// callback's new user, membership, token and signing key.
+	user       keystore.User
+	membership keystore.Membership
+	token      keystore.RefreshToken
+	newUser    keystore.User
+	newToken   keystore.RefreshToken
+	newSigning keystore.SigningKey
 }
 
 func newRollbackFixture(t *testing.T, newStore Factory) *rollbackFixture {
@@ -33,11 +41,27 @@ func newRollbackFixture(t *testing.T, newStore Factory) *rollbackFixture {
 		newWS:  newWorkspace("ws-new"),
 		newDev: fullDevice("ws-a", "dev-1"),
 		newAPI: fullAPIKey(),
+
+		user:       fullUser("us_a", "ada@example.com"),
+		membership: newMembership("us_a", "ws-a", keystore.RoleAdmin),
+		token:      newRefreshToken("us_a", "fam-1", at(1000)),
+		newUser:    newUser("us_new"),
+		newToken:   newRefreshToken("us_new", "fam-new", at(1000)),
+		newSigning: signingKey("sk_new", at(1)),
 	}
 	f.key = fullIngestKey(f.ws.ID)
 	f.newKey = fullIngestKey(f.ws.ID)
 	write(t, f.s, func(ctx context.Context, tx keystore.Tx) error {
 		if err := tx.CreateWorkspace(ctx, f.ws); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(ctx, f.user); err != nil {
+			return err
+		}
+		if err := tx.PutMembership(ctx, f.membership); err != nil {
+			return err
+		}
+		if err := tx.CreateRefreshToken(ctx, f.token); err != nil {
 			return err
 		}
 		return tx.CreateIngestKey(ctx, f.key)
@@ -58,6 +82,21 @@ func (f *rollbackFixture) writeAll(ctx context.Context, tx keystore.Tx) error {
 		func() error { return tx.CreateAPIKey(ctx, f.newAPI) },
 		func() error { _, err := tx.AppendEvent(ctx, fullEvent(f.ws.ID)); return err },
 		func() error { _, err := tx.AppendEvent(ctx, fullEvent("")); return err },
+		func() error { return tx.CreateUser(ctx, f.newUser) },
+		func() error { return tx.PutMembership(ctx, newMembership(f.newUser.ID, f.ws.ID, keystore.RoleOwner)) },
+		func() error { return tx.PutMembership(ctx, newMembership(f.user.ID, f.ws.ID, keystore.RoleViewer)) },
+		func() error { return tx.CreateRefreshToken(ctx, f.newToken) },
+		func() error { _, err := tx.SpendRefreshToken(ctx, f.token.ID, at(70)); return err },
+		func() error { _, err := tx.RevokeRefreshTokens(ctx, f.user.ID, "", at(71)); return err },
+		func() error { return tx.CreateSigningKey(ctx, f.newSigning) },
+		func() error {
+			u := f.user
+			u.Disabled, u.Version, u.Email = false, u.Version+1, "changed@example.com"
+			return tx.UpdateUser(ctx, u)
+		},
+		func() error { _, err := tx.DeleteExpiredRefreshTokens(ctx, at(100000)); return err },
+		func() error { return tx.DeleteMembership(ctx, f.user.ID, f.ws.ID) },
+		func() error { return tx.DeleteUser(ctx, f.user.ID) },
 	}
 	for i, step := range steps {
 		if err := step(); err != nil {
@@ -89,6 +128,13 @@ func (f *rollbackFixture) checkUntouched(t *testing.T) {
 	for _, ws := range []string{f.ws.ID, ""} {
 		equal(t, fmt.Sprintf("events in log %q after rollback", ws), len(listEvents(t, f.s, keystore.EventQuery{WorkspaceID: ws})), 0)
 	}
+	checkUser(t, f.s, f.user)
+	checkMembership(t, f.s, f.user, f.membership)
+	checkRefreshToken(t, f.s, f.token)
+	noUser(t, f.s, "created in rolled back tx", f.newUser)
+	_, err = f.s.FindRefreshTokenByHash(ctx, f.newToken.Hash)
+	wantErr(t, "refresh token created in rolled back tx", err, keystore.ErrNotFound)
+	equal(t, "signing keys after rollback", len(listSigningKeys(t, f.s)), 0)
 
 	// The store is still usable: a leaked transaction or connection would
 	// make this block, hence the deadline.
@@ -168,6 +214,10 @@ func testTransactions(t *testing.T, newStore Factory) {
 		k := fullIngestKey("ws-b")
 		d := fullDevice("ws-b", "dev-1")
 		ak := fullAPIKey()
+		u := fullUser("us_a", "ada@example.com")
+		m := newMembership(u.ID, "ws-b", keystore.RoleOwner)
+		rt := newRefreshToken(u.ID, "fam-1", at(1000))
+		sk := signingKey("sk_a", at(1))
 		write(t, s, func(ctx context.Context, tx keystore.Tx) error {
 			check := func(what string, err error, got, want any) error {
 				if err != nil {
@@ -246,7 +296,51 @@ func testTransactions(t *testing.T, newStore Factory) {
 				}
 			}
 			le, err := tx.ListEvents(ctx, keystore.EventQuery{WorkspaceID: "ws-b"})
-			return check("ListEvents", err, sequences(le), []uint64{1, 2})
+			if err := check("ListEvents", err, sequences(le), []uint64{1, 2}); err != nil {
+				return err
+			}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			gu, err := tx.GetUser(ctx, u.ID)
+			if err := check("GetUser", err, gu, wantUser(u)); err != nil {
+				return err
+			}
+			fu, err := tx.FindUserByEmail(ctx, u.Email)
+			if err := check("FindUserByEmail", err, fu, wantUser(u)); err != nil {
+				return err
+			}
+			if err := tx.PutMembership(ctx, m); err != nil {
+				return err
+			}
+			gm, err := tx.GetMembership(ctx, u.ID, "ws-b")
+			if err := check("GetMembership", err, gm, wantMembership(m)); err != nil {
+				return err
+			}
+			lm, err := tx.ListMembers(ctx, keystore.MemberQuery{WorkspaceID: "ws-b"})
+			if err := check("ListMembers", err, lm, []keystore.Member{wantMember(u, m.Role)}); err != nil {
+				return err
+			}
+			lms, err := tx.ListMemberships(ctx, u.ID)
+			if err := check("ListMemberships", err, lms, []keystore.Membership{wantMembership(m)}); err != nil {
+				return err
+			}
+			if err := tx.CreateRefreshToken(ctx, rt); err != nil {
+				return err
+			}
+			if won, err := tx.SpendRefreshToken(ctx, rt.ID, at(70)); err != nil || !won {
+				return fmt.Errorf("SpendRefreshToken of a token created in the transaction: %t, %v", won, err)
+			}
+			rt.SpentTime = at(70)
+			frt, err := tx.FindRefreshTokenByHash(ctx, rt.Hash)
+			if err := check("FindRefreshTokenByHash", err, frt, wantRefreshToken(rt)); err != nil {
+				return err
+			}
+			if err := tx.CreateSigningKey(ctx, sk); err != nil {
+				return err
+			}
+			lsk, err := tx.ListSigningKeys(ctx)
+			return check("ListSigningKeys", err, lsk, []keystore.SigningKey{wantSigningKey(sk)})
 		})
 		// And all of it committed.
 		checkIngestKey(t, s, k)
@@ -255,6 +349,10 @@ func testTransactions(t *testing.T, newStore Factory) {
 		_, err := s.GetIngestKey(t.Context(), old.WorkspaceID, old.ID)
 		wantErr(t, "GetIngestKey of a key deleted in the transaction", err, keystore.ErrNotFound)
 		equalSeqs(t, "events committed", sequences(listEvents(t, s, keystore.EventQuery{WorkspaceID: "ws-b"})), []uint64{1, 2})
+		checkUser(t, s, u)
+		checkMembership(t, s, u, m)
+		checkRefreshToken(t, s, rt)
+		equal(t, "signing keys committed", listSigningKeys(t, s), []keystore.SigningKey{wantSigningKey(sk)})
 	})
 
 	// Concurrent writers to one log get distinct, gapless sequences, and a

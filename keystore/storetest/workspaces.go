@@ -80,6 +80,37 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 		}
 	})
 
+	// Memberships never make a workspace non-empty; deleting it deletes
+	// them, with or without cascade, and leaves the users and their
+	// memberships elsewhere.
+	t.Run("DeleteWithMembers", func(t *testing.T) {
+		for _, cascade := range []bool{false, true} {
+			t.Run(fmt.Sprintf("cascade=%t", cascade), func(t *testing.T) {
+				s := withWorkspaces(t, newStore, "ws-a", "ws-b")
+				u, v := newUser("us_a"), newUser("us_b")
+				createUsers(t, s, u, v)
+				mb := newMembership(u.ID, "ws-b", keystore.RoleViewer)
+				putMemberships(t, s, newMembership(u.ID, "ws-a", keystore.RoleOwner), newMembership(v.ID, "ws-a", keystore.RoleAdmin), mb)
+				write(t, s, func(ctx context.Context, tx keystore.Tx) error { return tx.DeleteWorkspace(ctx, "ws-a", cascade) })
+				_, err := s.GetWorkspace(t.Context(), "ws-a")
+				wantErr(t, "GetWorkspace after delete", err, keystore.ErrNotFound)
+				for _, id := range []string{u.ID, v.ID} {
+					noMembership(t, s, "in a deleted workspace", id, "ws-a")
+				}
+				equal(t, "members of the deleted workspace", len(listMembers(t, s, keystore.MemberQuery{WorkspaceID: "ws-a"})), 0)
+				checkUser(t, s, u)
+				checkUser(t, s, v)
+				equal(t, "memberships of us_a", listMemberships(t, s, u.ID), []keystore.Membership{wantMembership(mb)})
+				equal(t, "members of ws-b", listMembers(t, s, keystore.MemberQuery{WorkspaceID: "ws-b"}), []keystore.Member{wantMember(u, keystore.RoleViewer)})
+				equal(t, "memberships of us_b", len(listMemberships(t, s, v.ID)), 0)
+
+				// Created again, the workspace has no members.
+				write(t, s, func(ctx context.Context, tx keystore.Tx) error { return tx.CreateWorkspace(ctx, newWorkspace("ws-a")) })
+				equal(t, "members of the re-created workspace", len(listMembers(t, s, keystore.MemberQuery{WorkspaceID: "ws-a"})), 0)
+			})
+		}
+	})
+
 	t.Run("DeleteNotEmpty", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string
@@ -91,8 +122,15 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 				w := newWorkspace("ws-a")
 				k := fullIngestKey(w.ID)
 				d := fullDevice(w.ID, "dev-1")
+				u, m := newUser("us_a"), newMembership("us_a", w.ID, keystore.RoleOwner)
 				write(t, s, func(ctx context.Context, tx keystore.Tx) error {
 					if err := tx.CreateWorkspace(ctx, w); err != nil {
+						return err
+					}
+					if err := tx.CreateUser(ctx, u); err != nil {
+						return err
+					}
+					if err := tx.PutMembership(ctx, m); err != nil {
 						return err
 					}
 					if tc.key {
@@ -117,6 +155,7 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 					_, err = s.GetDevice(t.Context(), w.ID, d.ID)
 					noErr(t, "GetDevice after refused delete", err)
 				}
+				checkMembership(t, s, u, m)
 			})
 		}
 	})
@@ -126,6 +165,7 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 		a, b := newWorkspace("ws-a"), newWorkspace("ws-b")
 		ka1, ka2, kb := fullIngestKey(a.ID), simpleIngestKey(a.ID, "second", nil), fullIngestKey(b.ID)
 		da1, da2, db := fullDevice(a.ID, "dev-1"), fullDevice(a.ID, "dev-2"), fullDevice(b.ID, "dev-1")
+		u := newUser("us_a")
 		write(t, s, func(ctx context.Context, tx keystore.Tx) error {
 			for _, w := range []keystore.Workspace{a, b} {
 				if err := tx.CreateWorkspace(ctx, w); err != nil {
@@ -144,6 +184,14 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 			}
 			for _, ws := range []string{a.ID, a.ID, a.ID, b.ID, b.ID, ""} {
 				if _, err := tx.AppendEvent(ctx, fullEvent(ws)); err != nil {
+					return err
+				}
+			}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			for _, ws := range []string{a.ID, b.ID} {
+				if err := tx.PutMembership(ctx, newMembership(u.ID, ws, keystore.RoleAdmin)); err != nil {
 					return err
 				}
 			}
@@ -183,6 +231,8 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 		evs, err = s.ListEvents(ctx, keystore.EventQuery{})
 		noErr(t, "ListEvents global", err)
 		equal(t, "global events", evs, []keystore.Event{wantEvent(fullEvent(""), 1)})
+		checkUser(t, s, u)
+		equal(t, "memberships left", listMemberships(t, s, u.ID), []keystore.Membership{wantMembership(newMembership(u.ID, b.ID, keystore.RoleAdmin))})
 
 		// Re-created, the workspace starts without keys or devices; its audit
 		// log is history and stays.
@@ -193,6 +243,7 @@ func testWorkspaces(t *testing.T, newStore Factory) {
 		devs, err = s.ListDevices(ctx, keystore.DeviceQuery{WorkspaceID: a.ID})
 		noErr(t, "ListDevices re-created", err)
 		equal(t, "devices of re-created workspace", len(devs), 0)
+		equal(t, "members of re-created workspace", len(listMembers(t, s, keystore.MemberQuery{WorkspaceID: a.ID})), 0)
 		evs, err = s.ListEvents(ctx, keystore.EventQuery{WorkspaceID: a.ID})
 		noErr(t, "ListEvents re-created", err)
 		equal(t, "events of re-created workspace", len(evs), 3)

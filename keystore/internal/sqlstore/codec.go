@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -59,6 +60,38 @@ func (c hashCol) ScanBytes(v []byte) error {
 		return fmt.Errorf("hash column: %d bytes, want %d", len(v), len(c.h))
 	default:
 		copy(c.h[:], v)
+	}
+	return nil
+}
+
+// bytesArg stores empty bytes as NULL, so nil and empty read back alike
+// (nil).
+func bytesArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// bytesCol scans a BLOB or bytea into a copy (the driver owns the buffer
+// it hands over); NULL or empty comes back nil.
+type bytesCol struct{ b *[]byte }
+
+func (c bytesCol) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		return c.ScanBytes(nil)
+	case []byte:
+		return c.ScanBytes(v)
+	default:
+		return fmt.Errorf("bytes column: unexpected %T", src)
+	}
+}
+
+func (c bytesCol) ScanBytes(v []byte) error {
+	*c.b = nil
+	if len(v) > 0 {
+		*c.b = bytes.Clone(v)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 
 var events = table{name: "events", keys: 2, cols: []string{
 	"log", "sequence", "type", "time", "actor", "ingest_key_id", "device_id", "api_key_id",
-	"display_prefix", "reason", "changed_fields",
+	"display_prefix", "reason", "changed_fields", "user_id",
 }}
 
 // nextSequenceSQL bumps the log's counter row, creating it at 1.
@@ -20,7 +20,7 @@ const nextSequenceSQL = `INSERT INTO event_counters (log, seq) VALUES ($1, 1)
 func scanEvent(d Dialect, sc Row) (keystore.Event, error) {
 	var e keystore.Event
 	err := sc.Scan(&e.WorkspaceID, &e.Sequence, &e.Type, d.TimeDest(&e.Time), &e.Actor, &e.IngestKeyID, &e.DeviceID, &e.APIKeyID,
-		&e.DisplayPrefix, &e.Reason, listCol[string]{&e.ChangedFields})
+		&e.DisplayPrefix, &e.Reason, listCol[string]{&e.ChangedFields}, &e.UserID)
 	return e, err
 }
 
@@ -43,7 +43,7 @@ func (t *Tx) AppendEvent(ctx context.Context, e keystore.Event) (keystore.Event,
 		return keystore.Event{}, fmt.Errorf("%s: append event: %w", t.sql.name, err)
 	}
 	_, err = t.db.Exec(ctx, t.sql.events.insert, e.WorkspaceID, seq, int64(e.Type), t.sql.d.TimeArg(e.Time), e.Actor, e.IngestKeyID,
-		e.DeviceID, e.APIKeyID, e.DisplayPrefix, e.Reason, changed)
+		e.DeviceID, e.APIKeyID, e.DisplayPrefix, e.Reason, changed, e.UserID)
 	if err != nil {
 		return keystore.Event{}, t.sql.DBError(fmt.Sprintf("append event to log %q", e.WorkspaceID), err)
 	}

@@ -11,10 +11,19 @@ type Queries struct {
 	name string // d.Name(), the prefix of error messages
 
 	workspaces, ingestKeys, apiKeys, devices, events statements
+	users, memberships, refreshTokens, signingKeys   statements
 	// workspaceInUse and deleteWorkspace serve Tx.DeleteWorkspace.
 	workspaceInUse  string
 	deleteWorkspace []string
 	nextSequence    string
+	// deleteUser deletes what belongs to a user, before users.delete.
+	deleteUser                 []string
+	listMembers, putMembership string
+	spendRefreshToken          string
+	refreshTokenExists         string
+	revokeUserTokens           string
+	revokeFamily               string
+	deleteExpiredTokens        string
 }
 
 // New renders every statement for d.
@@ -29,13 +38,31 @@ func New(d Dialect) *Queries {
 		devices:    devices.statements(d),
 		events:     events.statements(d),
 
+		users:         users.statements(d),
+		memberships:   memberships.statements(d),
+		refreshTokens: refreshTokens.statements(d),
+		signingKeys:   signingKeys.statements(d),
+
 		workspaceInUse: render(d, workspaceInUseSQL),
 		nextSequence:   render(d, nextSequenceSQL),
+
+		listMembers:         listMembersSQL(),
+		putMembership:       render(d, putMembershipSQL()),
+		spendRefreshToken:   render(d, spendRefreshTokenSQL),
+		refreshTokenExists:  render(d, refreshTokenExistsSQL),
+		revokeUserTokens:    render(d, revokeUserTokensSQL),
+		revokeFamily:        render(d, revokeFamilySQL),
+		deleteExpiredTokens: render(d, deleteExpiredTokensSQL),
 	}
 	q.ingestKeys.find = render(d, findByHashSQL(q.ingestKeys.sel))
 	q.apiKeys.find = render(d, findByHashSQL(q.apiKeys.sel))
+	q.users.find = render(d, q.users.sel+" WHERE email = $1")
+	q.refreshTokens.find = render(d, q.refreshTokens.sel+" WHERE hash = $1")
 	for _, s := range deleteWorkspaceSQL {
 		q.deleteWorkspace = append(q.deleteWorkspace, render(d, s))
+	}
+	for _, s := range deleteUserSQL {
+		q.deleteUser = append(q.deleteUser, render(d, s))
 	}
 	return q
 }

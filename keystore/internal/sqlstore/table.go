@@ -25,7 +25,9 @@ type statements struct {
 	sel, get string
 	// insert and update take every column of cols; delete the keys.
 	insert, update, delete string
-	// find is the by-hash lookup of a credential table (see findByHash).
+	// find is the lookup by a unique value other than the key: by hash for
+	// credentials and refresh tokens (see findByHashSQL), by email for
+	// users.
 	find string
 }
 

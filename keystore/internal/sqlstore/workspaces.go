@@ -9,15 +9,18 @@ import (
 
 var workspaces = table{name: "workspaces", keys: 1, cols: []string{"id", "display_name", "create_time", "update_time"}}
 
-// workspaceInUseSQL reports whether a workspace holds keys or devices.
+// workspaceInUseSQL reports whether a workspace holds keys or devices;
+// memberships do not count.
 const workspaceInUseSQL = `SELECT EXISTS (SELECT 1 FROM ingest_keys WHERE workspace_id = $1)
 	OR EXISTS (SELECT 1 FROM devices WHERE workspace_id = $1)`
 
-// deleteWorkspaceSQL deletes a workspace and what it holds. The audit log
-// and its counter stay: they are history (see keystore.Tx.DeleteWorkspace).
+// deleteWorkspaceSQL deletes a workspace and what it holds, memberships
+// included (the users stay). The audit log and its counter stay: they are
+// history (see keystore.Tx.DeleteWorkspace).
 var deleteWorkspaceSQL = []string{
 	"DELETE FROM ingest_keys WHERE workspace_id = $1",
 	"DELETE FROM devices WHERE workspace_id = $1",
+	"DELETE FROM memberships WHERE workspace_id = $1",
 	"DELETE FROM workspaces WHERE id = $1",
 }
 
