@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -11,25 +13,51 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ingestgate/ingestgate/keystore"
+	"github.com/ingestgate/ingestgate/server/session"
 )
 
-// Principal is who is calling the management API. Today only management API
-// keys resolve to one; user sessions (JWT) will resolve to the same type, so
-// every RPC checks permissions the same way whatever the credential.
+// Principal is who is calling the management API: a management API key or
+// a signed-in user (access token). Both resolve to permissions per
+// workspace, so every RPC checks them the same way (require).
 type Principal struct {
-	// Actor names the caller in audit events, e.g. "api_key:ak_…".
+	// Actor names the caller in audit events: "api_key:ak_…" or
+	// "user:usr_…".
 	Actor  string
-	apiKey keystore.APIKey
+	apiKey *keystore.APIKey
+	user   *keystore.User
+	// roles are the user's, by workspace.
+	roles map[string]keystore.Role
 }
 
 // Allows reports whether the principal may use perm in workspace ws (ws
-// empty: a call not tied to one workspace).
+// empty: a call not tied to one workspace, which only API keys with the
+// global admin permission may make).
 func (p *Principal) Allows(perm keystore.Permission, ws string) bool {
-	return p.apiKey.Allows(perm, ws)
+	if p.apiKey != nil {
+		return p.apiKey.Allows(perm, ws)
+	}
+	r, ok := p.roles[ws]
+	return ws != "" && ok && keystore.RoleAllows(r, perm)
 }
 
-// CanSeeWorkspace reports whether the principal is bound to ws or to none.
-func (p *Principal) CanSeeWorkspace(ws string) bool { return p.apiKey.CanSeeWorkspace(ws) }
+// CanSeeWorkspace reports whether the principal may see ws at all: an API
+// key bound to it or to none, a user with a role in it.
+func (p *Principal) CanSeeWorkspace(ws string) bool {
+	if p.apiKey != nil {
+		return p.apiKey.CanSeeWorkspace(ws)
+	}
+	_, ok := p.roles[ws]
+	return ok
+}
+
+// visibleWorkspaces lists the workspaces the principal may see, or says
+// it may see all.
+func (p *Principal) visibleWorkspaces() (ids []string, all bool) {
+	if p.apiKey != nil {
+		return p.apiKey.WorkspaceIDs, len(p.apiKey.WorkspaceIDs) == 0
+	}
+	return slices.Sorted(maps.Keys(p.roles)), false
+}
 
 type principalKey struct{}
 
@@ -53,18 +81,33 @@ func credentialFromMetadata(md metadata.MD) string {
 	return ""
 }
 
-// authenticate resolves the caller's credential to a Principal, or fails
-// with UNAUTHENTICATED. The token itself is never logged or echoed.
+// authenticate resolves the caller's credential (a management API key, or
+// a user's access token) to a Principal, or fails with UNAUTHENTICATED. The
+// token itself is never logged or echoed.
 func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	token := credentialFromMetadata(md)
 	if token == "" {
-		return nil, status.Error(codes.Unauthenticated, "Invalid credentials: missing; send a management API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+		return nil, status.Error(codes.Unauthenticated, "Invalid credentials: missing; send an access token or a management API key as 'Authorization: Bearer <token>'")
 	}
 	ip := s.clientIP(ctx)
 	if err := s.guard.check(ip); err != nil {
 		return nil, err
 	}
+	var p *Principal
+	var err error
+	if session.LooksLikeJWT(token) {
+		p, err = s.authenticateUser(ctx, token, ip)
+	} else {
+		p, err = s.authenticateAPIKey(ctx, token, ip)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return context.WithValue(ctx, principalKey{}, p), nil
+}
+
+func (s *Server) authenticateAPIKey(ctx context.Context, token, ip string) (*Principal, error) {
 	k, err := s.verifier.VerifyAPIKey(ctx, token)
 	if err != nil {
 		var ce *keystore.CredentialError
@@ -87,7 +130,7 @@ func (s *Server) authenticate(ctx context.Context) (context.Context, error) {
 		}
 		return nil, status.Error(codes.Unauthenticated, msg)
 	}
-	return context.WithValue(ctx, principalKey{}, &Principal{Actor: "api_key:" + k.ID, apiKey: k}), nil
+	return &Principal{Actor: "api_key:" + k.ID, apiKey: &k}, nil
 }
 
 // reauthorize judges the caller's credential again, as the interceptor did

@@ -34,6 +34,16 @@ type Config struct {
 	// generate one and print it once to BootstrapOut.
 	BootstrapAPIKey string
 	BootstrapOut    io.Writer
+	// BootstrapEmail, when set, also makes a first user, owner of the
+	// default workspace, on an empty store: with BootstrapPassword, or a
+	// generated password printed once to BootstrapOut.
+	BootstrapEmail    string
+	BootstrapPassword string
+	// AccessTokenTTL is the lifetime of a signed-in user's access token;
+	// RefreshTokenTTL that of each refresh token (every refresh makes a
+	// new one).
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
 	// ShutdownTimeout bounds graceful shutdown before connections are cut.
 	ShutdownTimeout time.Duration
 	// MaxRequestBytes bounds every request body and gRPC message,
@@ -110,6 +120,8 @@ func DefaultConfig() Config {
 		SweepInterval:       time.Minute,
 
 		AuthFailuresPerMinute: 30,
+		AccessTokenTTL:        4 * time.Hour,
+		RefreshTokenTTL:       30 * 24 * time.Hour,
 	}
 }
 
@@ -133,6 +145,12 @@ func (c *Config) validate() error {
 	}
 	if c.MaxStreamsPerKey < 0 || c.MaxStreamsPerDevice < 0 {
 		return fmt.Errorf("max-streams-per-key and max-streams-per-device must not be negative")
+	}
+	if c.AccessTokenTTL < time.Second || c.AccessTokenTTL > 24*time.Hour {
+		return fmt.Errorf("access-token-ttl must be between 1s and 24h")
+	}
+	if c.RefreshTokenTTL < c.AccessTokenTTL || c.RefreshTokenTTL > 365*24*time.Hour {
+		return fmt.Errorf("refresh-token-ttl must be between access-token-ttl and 8760h")
 	}
 	if c.AuthFailuresPerMinute < 0 {
 		return fmt.Errorf("auth-failures-per-minute must not be negative")

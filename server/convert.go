@@ -144,3 +144,12 @@ func deviceToPB(d keystore.Device) *ingestgatev1.Device {
 		LastSeenTime: ts(d.LastSeenTime),
 	}
 }
+
+// userToPB converts a user, with their role in the workspace asked about
+// (0 when none). The password hash never leaves the server.
+func userToPB(u keystore.User, role keystore.Role) *ingestgatev1.User {
+	return &ingestgatev1.User{
+		Id: u.ID, Email: u.Email, DisplayName: u.DisplayName, Role: role, Disabled: u.Disabled,
+		CreateTime: ts(u.CreateTime), UpdateTime: ts(u.UpdateTime), LastLoginTime: ts(u.LastLoginTime),
+	}
+}

@@ -88,6 +88,9 @@ func (s *Server) applyEvent(e keystore.Event) {
 	if e.APIKeyID != "" {
 		s.verifier.ForgetAPIKey(e.APIKeyID)
 	}
+	if e.UserID != "" && s.sessions != nil {
+		s.sessions.forgetUser(e.UserID)
+	}
 	if e.Type == ingestgatev1.KeyEventType_KEY_EVENT_TYPE_WORKSPACE_DELETED {
 		// A forced delete removes keys without one event per key.
 		s.verifier.ForgetWorkspace(e.WorkspaceID)

@@ -43,6 +43,8 @@ func (s *Server) buildGateway(ctx context.Context) error {
 		ingestgatev1.RegisterApiKeyServiceHandler,
 		ingestgatev1.RegisterEventServiceHandler,
 		ingestgatev1.RegisterTelemetryServiceHandler,
+		ingestgatev1.RegisterAuthServiceHandler,
+		ingestgatev1.RegisterUserServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return fmt.Errorf("gateway register: %w", err)

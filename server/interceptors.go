@@ -12,14 +12,18 @@ import (
 )
 
 // These methods need no management credential: health and reflection are
-// for probes and tools, and devices authenticate with ingest keys inside
-// Connect and Publish themselves.
+// for probes and tools, devices authenticate with ingest keys inside
+// Connect and Publish themselves, and sign-in methods take a password or a
+// refresh token (and are rate limited).
 var publicServices = []string{
 	"/grpc.health.v1.Health/",
 	"/grpc.reflection.v1.ServerReflection/",
 	"/grpc.reflection.v1alpha.ServerReflection/",
 	"/ingestgate.v1.TelemetryService/Connect",
 	"/ingestgate.v1.TelemetryService/Publish",
+	"/ingestgate.v1.AuthService/Login",
+	"/ingestgate.v1.AuthService/Refresh",
+	"/ingestgate.v1.AuthService/Logout",
 }
 
 func isPublic(fullMethod string) bool {

@@ -54,6 +54,10 @@ type Server struct {
 	limits  *keyLimits
 	seats   *clusterSeats // nil on one node
 	guard   *authGuard
+	// authBuckets rate-limit sign-in and refresh (exact, shared by the
+	// cluster through Redis).
+	authBuckets *nodeLimiter
+	sessions    *sessions
 	// gatewayMarker proves a call came through this node's REST gateway
 	// (see clientIP).
 	gatewayMarker string
@@ -125,6 +129,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.limits = newKeyLimits(cfg.DefaultRecordsPerSecond, cfg.MaxRecordsPerBatch, newNodeLimiter(shared, gate, s.log, "cluster rate limit"))
 	s.guard = newAuthGuard(newNodeLimiter(sharedExact, gate, s.log, "cluster auth failure limit"), cfg.AuthFailuresPerMinute)
+	s.authBuckets = newNodeLimiter(sharedExact, gate, s.log, "cluster sign-in rate limit")
+	if s.sessions, err = openSessions(ctx, s.store, cfg.AccessTokenTTL, s.now(), s.log); err != nil {
+		return nil, err
+	}
 	s.usage = newUsageTracker(s.store, s.log)
 	s.inflight = semaphore.NewWeighted(cfg.MaxInflightBytes)
 	if err := s.openBus(ctx); err != nil {
@@ -132,6 +140,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := s.bootstrapOwner(ctx); err != nil {
+		return nil, fmt.Errorf("bootstrap owner: %w", err)
 	}
 
 	s.grpc = grpc.NewServer(
@@ -149,6 +160,8 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	ingestgatev1.RegisterApiKeyServiceServer(s.grpc, newAPIKeyService(s))
 	ingestgatev1.RegisterEventServiceServer(s.grpc, &eventService{Server: s})
 	ingestgatev1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{Server: s})
+	ingestgatev1.RegisterAuthServiceServer(s.grpc, &authService{Server: s})
+	ingestgatev1.RegisterUserServiceServer(s.grpc, &userService{Server: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -303,6 +316,7 @@ func (s *Server) openBus(ctx context.Context) error {
 // against the store: what a node does when it may have missed events.
 func (s *Server) resync() {
 	s.verifier.ForgetAll()
+	s.sessions.forgetUsers()
 	if s.streams != nil {
 		s.recheck(s.streams.All(), true)
 	}

@@ -74,10 +74,14 @@ func (s *workspaceService) ListWorkspaces(ctx context.Context, req *ingestgatev1
 	if err != nil {
 		return nil, err
 	}
-	// A key bound to workspaces lists only those.
-	ws, err := s.store.ListWorkspaces(ctx, keystore.WorkspaceQuery{Page: page, IDs: p.apiKey.WorkspaceIDs})
-	if err != nil {
-		return nil, s.storeError(ctx, err, "workspace", "")
+	// A key bound to workspaces, or a user, lists only those it may see.
+	ids, all := p.visibleWorkspaces()
+	var ws []keystore.Workspace
+	if all || len(ids) > 0 {
+		ws, err = s.store.ListWorkspaces(ctx, keystore.WorkspaceQuery{Page: page, IDs: ids})
+		if err != nil {
+			return nil, s.storeError(ctx, err, "workspace", "")
+		}
 	}
 	ws, next := nextPage(ws, n, func(w keystore.Workspace) string { return w.ID })
 	resp := &ingestgatev1.ListWorkspacesResponse{NextPageToken: next}

@@ -17,6 +17,9 @@ const (
 	envAddr      = "INGESTGATE_ADDR"
 	envAPIKey    = "INGESTGATE_API_KEY"
 	envWorkspace = "INGESTGATE_WORKSPACE"
+	// envUserPassword chooses the password of an account users create
+	// makes, instead of a generated one.
+	envUserPassword = "INGESTCTL_USER_PASSWORD"
 
 	defaultAddr      = "127.0.0.1:50051"
 	defaultWorkspace = "default"
@@ -99,7 +102,8 @@ func (a *app) rootCmd() *cobra.Command {
 
 Connection settings come from flags, then the environment:
   --addr       ` + envAddr + `       (default ` + defaultAddr + `)
-  --api-key    ` + envAPIKey + `    (required; an API key with the needed permissions)
+  --api-key    ` + envAPIKey + `    (required; an API key with the needed permissions, or a
+                                   signed-in user's access token)
   --workspace  ` + envWorkspace + `  (default ` + defaultWorkspace + `; keys, devices, events)`
 	root.SilenceErrors = true // execute prints errors in one format
 	root.SilenceUsage = true
@@ -111,7 +115,7 @@ Connection settings come from flags, then the environment:
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "time limit for each call to the server")
 
-	root.AddCommand(a.keysCmd(), a.devicesCmd(), a.workspacesCmd(), a.apiKeysCmd(), a.eventsCmd())
+	root.AddCommand(a.keysCmd(), a.devicesCmd(), a.workspacesCmd(), a.apiKeysCmd(), a.eventsCmd(), a.usersCmd(), a.whoamiCmd())
 	return root
 }
 
