@@ -196,6 +196,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer stopSweep()
 		go s.sweep(sweepCtx, s.cfg.SweepInterval)
 	}
+	tidyCtx, stopTidy := context.WithCancel(context.Background())
+	defer stopTidy()
+	go every(tidyCtx, time.Hour, s.sessions.deleteExpired)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errc <- s.http.Serve(s.httpLis) }()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))

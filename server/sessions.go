@@ -172,3 +172,20 @@ func (s *Server) authenticateUser(ctx context.Context, token, ip string) (*Princ
 	u := c.user
 	return &Principal{Actor: "user:" + u.ID, user: &u, roles: c.roles}, nil
 }
+
+// deleteExpired removes refresh tokens past their expiry, which can never
+// be used again; any node may run it, and running it twice is harmless.
+func (ss *sessions) deleteExpired() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n int
+	err := ss.store.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) (err error) {
+		n, err = tx.DeleteExpiredRefreshTokens(ctx, time.Now())
+		return err
+	})
+	if err != nil {
+		ss.log.Warn("delete expired refresh tokens", slog.Any("error", err))
+	} else if n > 0 {
+		ss.log.Info("deleted expired refresh tokens", slog.Int("count", n))
+	}
+}

@@ -339,3 +339,37 @@ func TestFailedLoginTimingHidesUnknownEmails(t *testing.T) {
 		t.Fatalf("unknown email %v vs wrong password %v: timing tells them apart", unknown, known)
 	}
 }
+
+// INGESTGATE_BOOTSTRAP_EMAIL makes the first owner of a fresh install:
+// with a chosen password, or a generated one printed once; a restart
+// changes nothing.
+func TestBootstrapOwner(t *testing.T) {
+	n := servertest.Start(t, func(c *server.Config) { c.BootstrapEmail, c.BootstrapPassword = "Root@Example.com", testPassword })
+	me, err := authClient(n).GetCurrentPrincipal(bearer(login(t, n, "root@example.com").GetAccessToken()), &ingestgatev1.GetCurrentPrincipalRequest{})
+	check(t, "who am I", err)
+	if len(me.GetMemberships()) != 1 || me.GetMemberships()[0].GetRole() != ingestgatev1.Role_ROLE_OWNER || me.GetMemberships()[0].GetWorkspaceId() != ws {
+		t.Fatalf("bootstrapped owner: %v", me)
+	}
+
+	g := servertest.Start(t, func(c *server.Config) { c.BootstrapEmail = "gen@example.com" })
+	out := g.Logs.String()
+	i := strings.Index(out, "sign in and change it:")
+	if i < 0 {
+		t.Fatalf("no generated password printed:\n%s", out)
+	}
+	password := strings.Fields(out[i+len("sign in and change it:"):])[0]
+	if _, err := authClient(g).Login(context.Background(), &ingestgatev1.LoginRequest{Email: "gen@example.com", Password: password}); err != nil {
+		t.Fatalf("login with the printed password: %v", err)
+	}
+	if strings.Count(out, password) != 1 {
+		t.Fatal("the generated password appears more than once in the node's output")
+	}
+	// Restarting on the same data with other settings adds no one.
+	g.Stop()
+	again := servertest.Start(t, func(c *server.Config) { c.DataDir, c.BootstrapAPIKey, c.BootstrapEmail = g.DataDir, g.AdminKey, "late@example.com" })
+	users, err := usersClient(again).ListUsers(adminCtx(again), &ingestgatev1.ListUsersRequest{WorkspaceId: ws})
+	check(t, "list users", err)
+	if len(users.GetUsers()) != 1 || users.GetUsers()[0].GetEmail() != "gen@example.com" {
+		t.Fatalf("after a restart with another bootstrap email: %v", users.GetUsers())
+	}
+}

@@ -76,7 +76,7 @@ func eventRows(evs []*ingestgatev1.KeyEvent) [][]string {
 	for _, e := range evs {
 		var subject []string
 		for _, s := range []struct{ kind, id string }{
-			{"key", e.GetIngestKeyId()}, {"device", e.GetDeviceId()}, {"api_key", e.GetApiKeyId()},
+			{"key", e.GetIngestKeyId()}, {"device", e.GetDeviceId()}, {"api_key", e.GetApiKeyId()}, {"user", e.GetUserId()},
 		} {
 			if s.id != "" {
 				subject = append(subject, s.kind+":"+s.id)
