@@ -366,7 +366,9 @@ func TestBootstrapOwner(t *testing.T) {
 	}
 	// Restarting on the same data with other settings adds no one.
 	g.Stop()
-	again := servertest.Start(t, func(c *server.Config) { c.DataDir, c.BootstrapAPIKey, c.BootstrapEmail = g.DataDir, g.AdminKey, "late@example.com" })
+	again := servertest.Start(t, func(c *server.Config) {
+		c.DataDir, c.BootstrapAPIKey, c.BootstrapEmail = g.DataDir, g.AdminKey, "late@example.com"
+	})
 	users, err := usersClient(again).ListUsers(adminCtx(again), &ingestgatev1.ListUsersRequest{WorkspaceId: ws})
 	check(t, "list users", err)
 	if len(users.GetUsers()) != 1 || users.GetUsers()[0].GetEmail() != "gen@example.com" {
