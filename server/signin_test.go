@@ -302,6 +302,15 @@ func TestClusterSignIn(t *testing.T) {
 	_, err = ingestgatev1.NewIngestKeyServiceClient(a.Conn).ListIngestKeys(bearer(next.GetAccessToken()), &ingestgatev1.ListIngestKeysRequest{WorkspaceId: ws})
 	check(t, "B's access token on A", err)
 
+	// The per-email sign-in limit is one budget across the nodes: one login
+	// so far, 14 more wrong ones spread over A and B, the 16th refused.
+	for i := range 14 {
+		_, err := authClient(nodes[i%2]).Login(context.Background(), &ingestgatev1.LoginRequest{Email: "gus@example.com", Password: "wrong password"})
+		wantStatus(t, "wrong password", err, codes.Unauthenticated, "Invalid credentials")
+	}
+	_, err = authClient(b).Login(context.Background(), &ingestgatev1.LoginRequest{Email: "gus@example.com", Password: testPassword})
+	wantStatus(t, "16th sign-in for one email across the cluster", err, codes.ResourceExhausted, "too many sign-in attempts for this email")
+
 	_, err = usersClient(a).UpdateUser(adminCtx(a), &ingestgatev1.UpdateUserRequest{WorkspaceId: ws, User: &ingestgatev1.User{Id: u.GetId(), Disabled: true}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"disabled"}}})
 	check(t, "disable through A", err)
 	deadline := time.Now().Add(waitFor)
