@@ -145,6 +145,26 @@ func (s *Server) reauthorize(ctx context.Context, perm keystore.Permission, ws s
 	return err
 }
 
+// requireIn is require for a request about workspace ws, checked first for
+// shape, and optionally a record id in it (checkID; nil for none): the
+// order every workspace-scoped RPC follows, so a caller without the
+// permission learns nothing about the ids it sent.
+func (s *Server) requireIn(ctx context.Context, perm keystore.Permission, ws string, checkID func() error) (*Principal, error) {
+	if err := keystore.ValidateWorkspaceID(ws); err != nil {
+		return nil, checkInput(err)
+	}
+	p, err := s.require(ctx, perm, ws)
+	if err != nil {
+		return nil, err
+	}
+	if checkID != nil {
+		if err := checkID(); err != nil {
+			return nil, checkInput(err)
+		}
+	}
+	return p, nil
+}
+
 // require checks that the caller holds perm for workspace ws. It is the one
 // place management RPCs check permissions.
 func (s *Server) require(ctx context.Context, perm keystore.Permission, ws string) (*Principal, error) {

@@ -23,19 +23,12 @@ func deviceEvent(d keystore.Device, typ keystore.EventType) keystore.Event {
 }
 
 func (s *deviceService) deviceRef(ctx context.Context, perm keystore.Permission, ws, id string, needID bool) (*Principal, error) {
-	if err := keystore.ValidateWorkspaceID(ws); err != nil {
-		return nil, checkInput(err)
-	}
-	p, err := s.require(ctx, perm, ws)
-	if err != nil {
-		return nil, err
-	}
-	if needID {
-		if err := keystore.ValidateDeviceID(id); err != nil {
-			return nil, checkInput(err)
+	return s.requireIn(ctx, perm, ws, func() error {
+		if !needID {
+			return nil
 		}
-	}
-	return p, nil
+		return keystore.ValidateDeviceID(id)
+	})
 }
 
 func applyDeviceFields(d *keystore.Device, in *ingestgatev1.Device, paths []string) error {

@@ -46,19 +46,12 @@ func ingestKeyEvent(k keystore.IngestKey) keystore.Event {
 
 // keyRef validates the workspace and key id of a request and checks perm.
 func (s *ingestKeyService) keyRef(ctx context.Context, perm keystore.Permission, ws, id string) (*Principal, error) {
-	if err := keystore.ValidateWorkspaceID(ws); err != nil {
-		return nil, checkInput(err)
-	}
-	p, err := s.require(ctx, perm, ws)
-	if err != nil {
-		return nil, err
-	}
-	if id != "" {
-		if err := keystore.ValidateRecordID("ingest key", ingestKeyIDPrefix, id); err != nil {
-			return nil, checkInput(err)
+	return s.requireIn(ctx, perm, ws, func() error {
+		if id == "" {
+			return nil
 		}
-	}
-	return p, nil
+		return keystore.ValidateRecordID("ingest key", ingestKeyIDPrefix, id)
+	})
 }
 
 func (s *ingestKeyService) CreateIngestKey(ctx context.Context, req *ingestgatev1.CreateIngestKeyRequest) (*ingestgatev1.CreateIngestKeyResponse, error) {

@@ -99,18 +99,13 @@ func (t *telemetryService) sinkError(ctx context.Context, err error) error {
 }
 
 func (t *telemetryService) readRef(ctx context.Context, ws, device string) error {
-	if err := keystore.ValidateWorkspaceID(ws); err != nil {
-		return checkInput(err)
-	}
-	if _, err := t.require(ctx, keystore.PermTelemetryRead, ws); err != nil {
-		return err
-	}
-	if device != "" {
-		if err := keystore.ValidateDeviceID(device); err != nil {
-			return checkInput(err)
+	_, err := t.requireIn(ctx, keystore.PermTelemetryRead, ws, func() error {
+		if device == "" {
+			return nil
 		}
-	}
-	return nil
+		return keystore.ValidateDeviceID(device)
+	})
+	return err
 }
 
 // ReadTelemetry returns one page of stored entries.

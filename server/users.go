@@ -26,19 +26,12 @@ func userEvent(ws, userID string, typ keystore.EventType) keystore.Event {
 
 // userRef checks the workspace, the permission in it and the user id.
 func (s *userService) userRef(ctx context.Context, perm keystore.Permission, ws, id string, needID bool) (*Principal, error) {
-	if err := keystore.ValidateWorkspaceID(ws); err != nil {
-		return nil, checkInput(err)
-	}
-	p, err := s.require(ctx, perm, ws)
-	if err != nil {
-		return nil, err
-	}
-	if needID {
-		if err := keystore.ValidateRecordID("user", userIDPrefix, id); err != nil {
-			return nil, checkInput(err)
+	return s.requireIn(ctx, perm, ws, func() error {
+		if !needID {
+			return nil
 		}
-	}
-	return p, nil
+		return keystore.ValidateRecordID("user", userIDPrefix, id)
+	})
 }
 
 // requireEverywhere checks that p holds users:write in every workspace the
