@@ -116,6 +116,7 @@ func (s *Server) authenticateAPIKey(ctx context.Context, token, ip string) (*Pri
 			return nil, status.Error(codes.Unavailable, "cannot verify credentials right now")
 		}
 		s.log.InfoContext(ctx, "management auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix), slog.String("client_ip", ip))
+		s.metrics.authFailed(ctx, "api_key", ce.Reason.String())
 		if err := s.guard.failed(ctx, ip); err != nil {
 			return nil, err
 		}

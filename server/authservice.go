@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -82,6 +83,7 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 		// not tell whether the email has an account.
 		keystore.CheckNoPassword(pw)
 		a.log.InfoContext(ctx, "sign-in failed", slog.String("reason", "unknown email"), slog.String("client_ip", ip))
+		a.metrics.authFailed(ctx, "password", "unknown_email")
 		return nil, errInvalidCredentials
 	case err != nil:
 		a.log.ErrorContext(ctx, "find user", slog.Any("error", err))
@@ -93,6 +95,7 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 			reason = "user disabled"
 		}
 		a.log.InfoContext(ctx, "sign-in failed", slog.String("reason", reason), slog.String("user_id", u.ID), slog.String("client_ip", ip))
+		a.metrics.authFailed(ctx, "password", strings.ReplaceAll(reason, " ", "_"))
 		return nil, errInvalidCredentials
 	}
 	now := a.now()

@@ -51,6 +51,8 @@ func (s *Server) commit(ctx context.Context, actor string, fn func(ctx context.C
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 		if err := s.bus.Publish(pctx, e); err != nil {
 			s.log.ErrorContext(ctx, "publish key event; other nodes catch up when they resubscribe or at their next sweep", slog.Any("error", err))
+		} else {
+			s.metrics.eventsPublished.Add(ctx, 1)
 		}
 		cancel()
 	}

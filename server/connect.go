@@ -41,12 +41,15 @@ func (t *telemetryService) Connect(ss connectStream) error {
 	}
 	defer t.seats.release(st)
 	defer t.streams.Remove(st)
+	t.metrics.streamsOpened.Add(ss.Context(), 1)
 	if t.stopping.Err() != nil {
 		// Registered after shutdown closed the live streams: close it too,
 		// or GracefulStop would wait for it until its deadline.
 		st.Close(closeFor(goodbyeShutdown))
 	}
-	return t.serveStream(ss, st, k)
+	err = t.serveStream(ss, st, k)
+	t.metrics.closed(ss.Context(), st, err)
+	return err
 }
 
 // openStream authenticates the device and registers its stream. The key and
@@ -134,6 +137,7 @@ type inflight struct {
 	seq     uint64
 	records int
 	bytes   int64 // held in Server.inflight until the result is read
+	arrived time.Time
 	result  <-chan sink.Result
 	err     error
 }
@@ -221,9 +225,12 @@ func (t *telemetryService) ack(ss connectStream, st *registry.Stream, k *keystor
 	}
 	if !r.Duplicate {
 		t.usage.add(k.WorkspaceID, k.ID, st.DeviceID, b.records)
+		t.metrics.ingested(ss.Context(), b.records, transportStream)
 	}
 	ack := &ingestgatev1.Ack{Seq: b.seq, Duplicate: r.Duplicate}
-	return ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Ack{Ack: ack}})
+	err := ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Ack{Ack: ack}})
+	t.metrics.ackLatency.Record(ss.Context(), time.Since(b.arrived).Seconds())
+	return err
 }
 
 // closeStream ends a stream closed by a decision elsewhere. It first settles
@@ -296,6 +303,7 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			final(err)
 			return
 		}
+		arrived := time.Now()
 		b := req.GetBatch()
 		if b == nil {
 			final(status.Error(codes.InvalidArgument, "message has no batch"))
@@ -350,7 +358,7 @@ func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *key
 			WorkspaceID: k.WorkspaceID, DeviceID: st.DeviceID, IngestKeyID: k.ID,
 			DedupeKey: streamDedupeKey(b.GetSeq()), ReceiveTime: t.now(), Records: b.GetRecords(),
 		})
-		p.pending <- inflight{seq: b.GetSeq(), records: len(b.GetRecords()), bytes: size, result: res} // a slot is held: never blocks
+		p.pending <- inflight{seq: b.GetSeq(), records: len(b.GetRecords()), bytes: size, result: res, arrived: arrived} // a slot is held: never blocks
 		p.appendMu.Unlock()
 	}
 }

@@ -69,6 +69,7 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 			return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.Unavailable, "cannot verify credentials right now; retry")
 		}
 		s.log.InfoContext(ctx, "device auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix), slog.String("device_id", deviceID), slog.String("client_ip", ip))
+		s.metrics.authFailed(ctx, "ingest_key", ce.Reason.String())
 		if err := s.guard.failed(ctx, ip); err != nil {
 			return keystore.IngestKey{}, keystore.Hash{}, "", err
 		}

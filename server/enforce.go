@@ -101,7 +101,9 @@ func (s *Server) applyEvent(e keystore.Event) {
 	switch e.Type {
 	case ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_REVOKED:
 		// Final whatever the store says later: no read on the revocation path.
-		s.closeAll(s.streams.ByKey(e.IngestKeyID), closeFor(goodbyeRevoked))
+		if s.closeAll(s.streams.ByKey(e.IngestKeyID), closeFor(goodbyeRevoked)) > 0 {
+			s.metrics.revoked(e.Time)
+		}
 	case ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_DELETED:
 		s.closeAll(s.streams.ByKey(e.IngestKeyID), closeFor(goodbyeDeleted))
 	case ingestgatev1.KeyEventType_KEY_EVENT_TYPE_INGEST_KEY_DEACTIVATED,

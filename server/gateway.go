@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -22,7 +24,8 @@ import (
 // node's own gRPC listener, so REST and gRPC share every interceptor.
 func (s *Server) buildGateway(ctx context.Context) error {
 	s.gatewayMarker = newGatewayMarker()
-	conn, err := dialGateway(loopbackDialAddr(s.grpcLis.Addr()), s.gatewayMarker)
+	conn, err := dialGateway(loopbackDialAddr(s.grpcLis.Addr()), s.gatewayMarker,
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(s.obs.Tracer), otelgrpc.WithMeterProvider(s.obs.Meter), otelgrpc.WithPropagators(s.obs.Propagator))))
 	if err != nil {
 		return fmt.Errorf("gateway dial: %w", err)
 	}
@@ -56,7 +59,12 @@ func (s *Server) buildGateway(ctx context.Context) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/v1/", http.MaxBytesHandler(gw, int64(s.cfg.MaxRequestBytes)))
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", s.obs.Metrics)
+	// A span per REST request, the parent of the gRPC call it makes.
+	mux.Handle("/v1/", otelhttp.NewHandler(http.MaxBytesHandler(gw, int64(s.cfg.MaxRequestBytes)), "gateway",
+		otelhttp.WithTracerProvider(s.obs.Tracer), otelhttp.WithMeterProvider(s.obs.Meter), otelhttp.WithPropagators(s.obs.Propagator),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.Pattern })))
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

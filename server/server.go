@@ -12,6 +12,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -27,6 +29,7 @@ import (
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/postgres"
 	"github.com/ingestgate/ingestgate/keystore/sqlite"
+	"github.com/ingestgate/ingestgate/server/obs"
 	"github.com/ingestgate/ingestgate/server/ratelimit"
 	rlredis "github.com/ingestgate/ingestgate/server/ratelimit/redis"
 	"github.com/ingestgate/ingestgate/server/registry"
@@ -58,6 +61,8 @@ type Server struct {
 	// cluster through Redis).
 	authBuckets *nodeLimiter
 	sessions    *sessions
+	obs         *obs.Providers
+	metrics     *metrics
 	// gatewayMarker proves a call came through this node's REST gateway
 	// (see clientIP).
 	gatewayMarker string
@@ -118,6 +123,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.streams = registry.New(cfg.MaxStreamsPerDevice)
+	if s.obs, err = obs.Setup(ctx, "ingestgate", Version); err != nil {
+		return nil, fmt.Errorf("opentelemetry: %w", err)
+	}
+	if s.metrics, err = newMetrics(s.obs.Meter, s.streams.Len); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	var shared, sharedExact ratelimit.Limiter
 	gate := &redisGate{}
 	if s.redis != nil {
@@ -149,6 +160,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
+		// A span and RPC metrics per call; health probes are left out.
+		grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithTracerProvider(s.obs.Tracer), otelgrpc.WithMeterProvider(s.obs.Meter),
+			otelgrpc.WithPropagators(s.obs.Propagator), otelgrpc.WithFilter(filters.Not(filters.HealthCheck())),
+		)),
 		// Pings find dead device connections (a device that lost power
 		// never says goodbye); the policy lets SDKs ping idle connections.
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: cfg.KeepaliveTime, Timeout: cfg.KeepaliveTimeout}),
@@ -262,6 +278,13 @@ func (s *Server) Close() {
 			s.bus.Close()
 		}
 		s.seats.close()
+		if s.obs != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := s.obs.Shutdown(ctx); err != nil {
+				s.log.Warn("flush telemetry exporters", slog.Any("error", err))
+			}
+			cancel()
+		}
 		if s.redis != nil {
 			s.redis.Close()
 		}
@@ -287,9 +310,9 @@ func loopbackDialAddr(a net.Addr) string {
 	return a.String()
 }
 
-func dialGateway(addr, marker string) (*grpc.ClientConn, error) {
+func dialGateway(addr, marker string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, markGatewayCalls(marker)...)
-	return grpc.NewClient(addr, opts...)
+	return grpc.NewClient(addr, append(opts, extra...)...)
 }
 
 // openBus connects the key-event bus: Redis pub/sub when configured (a
@@ -309,7 +332,11 @@ func (s *Server) openBus(ctx context.Context) error {
 		r.OnResubscribe(s.resync)
 	}
 	var err error
-	if s.busStop, err = s.bus.Subscribe(s.applyEvent); err != nil {
+	received := func(e keystore.Event) {
+		s.metrics.eventsReceived.Add(context.Background(), 1)
+		s.applyEvent(e)
+	}
+	if s.busStop, err = s.bus.Subscribe(received); err != nil {
 		return fmt.Errorf("subscribe to key events: %w", err)
 	}
 	return nil

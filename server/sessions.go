@@ -149,9 +149,11 @@ func (s *Server) authenticateUser(ctx context.Context, token, ip string) (*Princ
 	claims, err := s.sessions.signer.Verify(token, s.now())
 	switch {
 	case errors.Is(err, session.ErrExpired):
+		s.metrics.authFailed(ctx, "access_token", "expired")
 		return nil, status.Error(codes.Unauthenticated, "Token expired")
 	case err != nil:
 		s.log.InfoContext(ctx, "management auth failed", slog.String("reason", "invalid access token"), slog.String("client_ip", ip))
+		s.metrics.authFailed(ctx, "access_token", "invalid")
 		if err := s.guard.failed(ctx, ip); err != nil {
 			return nil, err
 		}

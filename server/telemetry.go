@@ -68,6 +68,7 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 	}
 	if !r.Duplicate {
 		t.usage.add(k.WorkspaceID, k.ID, deviceID, n)
+		t.metrics.ingested(ctx, n, transportPublish)
 	}
 	return &ingestgatev1.PublishResponse{AcceptedRecords: uint32(n), Duplicate: r.Duplicate}, nil
 }

@@ -30,6 +30,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 			return genKey(args[1:], stdout, stderr)
 		case "healthcheck":
 			return healthcheck(args[1:], stdout, stderr, getenv)
+		case "version":
+			fmt.Fprintln(stdout, "ingestgate", server.Version)
+			return 0
 		}
 	}
 	cfg, logger, err := parseConfig(args, stderr, getenv)
@@ -98,7 +101,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ingestgate [flags]\n       ingestgate gen-api-key [--api-key-prefix P]\n       ingestgate healthcheck [--url URL]\n\nEvery flag may also be set as INGESTGATE_<FLAG> (e.g. INGESTGATE_GRPC_ADDR).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: ingestgate [flags]\n       ingestgate gen-api-key [--api-key-prefix P]\n       ingestgate healthcheck [--url URL]\n       ingestgate version\n\nEvery flag may also be set as INGESTGATE_<FLAG> (e.g. INGESTGATE_GRPC_ADDR).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fromEnv(fs, getenv); err != nil {
