@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -75,6 +77,11 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 		}
 		return keystore.IngestKey{}, keystore.Hash{}, "", refuse(reasonClosures[ce.Reason], codes.Unauthenticated, credentialMessage(ce.Reason))
 	}
+	// Who the call is for, on its span: never the secret.
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String("ingestgate.workspace_id", k.WorkspaceID),
+		attribute.String("ingestgate.key_prefix", k.DisplayPrefix),
+		attribute.String("ingestgate.device_id", deviceID))
 	return k, s.hasher.Hash(token), deviceID, nil
 }
 

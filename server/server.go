@@ -94,7 +94,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, hasher: keystore.NewHasher([]byte(cfg.KeyPepper))}
+	s := &Server{cfg: cfg, log: slog.New(obs.TraceHandler(cfg.Logger.Handler())), hasher: keystore.NewHasher([]byte(cfg.KeyPepper))}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
