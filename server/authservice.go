@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -26,6 +25,8 @@ var (
 	loginPerEmail   = perMinute(15)
 	refreshPerToken = perMinute(30)
 	refreshPerIP    = perMinute(100)
+	// Password changes (each checks the current password) per user.
+	passwordChangesPerUser = perMinute(5)
 )
 
 func perMinute(n int) ratelimit.Limit {
@@ -66,7 +67,7 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 		return nil, checkInput(err)
 	}
 	ip := a.clientIP(ctx)
-	if err := a.limitAuth(ctx, "login:ip:"+ip, loginPerIP, "sign-in attempts from this address"); err != nil {
+	if err := a.limitAuth(ctx, "login:ip:"+addrKey(ip), loginPerIP, "sign-in attempts from this address"); err != nil {
 		return nil, err
 	}
 	if err := a.limitAuth(ctx, "login:email:"+digest(email), loginPerEmail, "sign-in attempts for this email"); err != nil {
@@ -74,7 +75,10 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 	}
 	pw := req.GetPassword()
 	if len(pw) > keystore.MaxPasswordLen {
-		pw = pw[:keystore.MaxPasswordLen] // bounded work; it cannot match anyway
+		// No password is this long; same (bounded) work as any failure.
+		keystore.CheckNoPassword(pw[:keystore.MaxPasswordLen])
+		a.metrics.authFailed(ctx, "password", "invalid")
+		return nil, errInvalidCredentials
 	}
 	u, err := a.store.FindUserByEmail(ctx, email)
 	switch {
@@ -83,7 +87,7 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 		// not tell whether the email has an account.
 		keystore.CheckNoPassword(pw)
 		a.log.InfoContext(ctx, "sign-in failed", slog.String("reason", "unknown email"), slog.String("client_ip", ip))
-		a.metrics.authFailed(ctx, "password", "unknown_email")
+		a.metrics.authFailed(ctx, "password", "invalid") // one reason: metrics are public
 		return nil, errInvalidCredentials
 	case err != nil:
 		a.log.ErrorContext(ctx, "find user", slog.Any("error", err))
@@ -95,7 +99,7 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 			reason = "user disabled"
 		}
 		a.log.InfoContext(ctx, "sign-in failed", slog.String("reason", reason), slog.String("user_id", u.ID), slog.String("client_ip", ip))
-		a.metrics.authFailed(ctx, "password", strings.ReplaceAll(reason, " ", "_"))
+		a.metrics.authFailed(ctx, "password", "invalid")
 		return nil, errInvalidCredentials
 	}
 	now := a.now()
@@ -104,6 +108,12 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 		cur, err := tx.GetUser(ctx, u.ID)
 		if err != nil {
 			return err
+		}
+		// The password was checked against u, read before this
+		// transaction: a password change or a disabling that committed
+		// since must win.
+		if cur.Version != u.Version || cur.Disabled {
+			return errInvalidCredentials
 		}
 		cur.LastLoginTime = now
 		if err := tx.UpdateUser(ctx, cur); err != nil {
@@ -146,6 +156,25 @@ func (a *authService) pair(u keystore.User, refresh string, now time.Time) (*ing
 	}, nil
 }
 
+// reused answers a spent refresh token presented again: someone holds a
+// copy. Its family is revoked, and the user's version bumped so every
+// access token issued so far (the copier's too) is refused at once; the
+// user's other sign-ins refresh and carry on.
+func (a *authService) reused(ctx context.Context, tx keystore.Tx, rt keystore.RefreshToken, now time.Time, revokeFamily func(refreshOutcome) error) ([]keystore.Event, error) {
+	if err := revokeFamily(refreshReused); err != nil {
+		return nil, err
+	}
+	u, err := tx.GetUser(ctx, rt.UserID)
+	if err != nil {
+		return nil, err
+	}
+	u.Version, u.UpdateTime = u.Version+1, now
+	if err := tx.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return []keystore.Event{{UserID: u.ID, Type: ingestgatev1.KeyEventType_KEY_EVENT_TYPE_USER_UPDATED, Reason: "refresh token used twice: its sign-in revoked, access tokens ended"}}, nil
+}
+
 // refreshOutcome is what a refresh token turned out to be.
 type refreshOutcome int
 
@@ -178,7 +207,7 @@ func (a *authService) findRefresh(ctx context.Context, secret string) (keystore.
 
 func (a *authService) Refresh(ctx context.Context, req *ingestgatev1.RefreshRequest) (*ingestgatev1.RefreshResponse, error) {
 	ip := a.clientIP(ctx)
-	if err := a.limitAuth(ctx, "refresh:ip:"+ip, refreshPerIP, "refreshes from this address"); err != nil {
+	if err := a.limitAuth(ctx, "refresh:ip:"+addrKey(ip), refreshPerIP, "refreshes from this address"); err != nil {
 		return nil, err
 	}
 	h, err := a.findRefresh(ctx, req.GetRefreshToken())
@@ -196,14 +225,14 @@ func (a *authService) Refresh(ctx context.Context, req *ingestgatev1.RefreshRequ
 	)
 	// Every outcome commits: a reused token's family must stay revoked even
 	// though the call fails.
-	err = a.store.ReadWrite(ctx, func(ctx context.Context, tx keystore.Tx) error {
+	err = a.commit(ctx, "system", func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {
 		outcome, secret = refreshOK, ""
 		rt, err := tx.FindRefreshTokenByHash(ctx, h)
 		if errors.Is(err, keystore.ErrNotFound) {
 			outcome = refreshUnknown
-			return nil
+			return nil, nil
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 		revokeFamily := func(o refreshOutcome) error {
 			outcome = o
@@ -213,26 +242,26 @@ func (a *authService) Refresh(ctx context.Context, req *ingestgatev1.RefreshRequ
 		switch {
 		case !rt.RevokeTime.IsZero():
 			outcome = refreshEnded
-			return nil
+			return nil, nil
 		case !rt.SpentTime.IsZero():
-			return revokeFamily(refreshReused)
+			return a.reused(ctx, tx, rt, now, revokeFamily)
 		case !now.Before(rt.ExpireTime):
 			outcome = refreshExpired
-			return nil
+			return nil, nil
 		}
 		if u, err = tx.GetUser(ctx, rt.UserID); err != nil {
-			return err // the user's deletion took its tokens with it
+			return nil, err // the user's deletion took its tokens with it
 		}
 		if u.Disabled {
-			return revokeFamily(refreshEnded)
+			return nil, revokeFamily(refreshEnded)
 		}
 		if spent, err := tx.SpendRefreshToken(ctx, rt.ID, now); err != nil {
-			return err
+			return nil, err
 		} else if !spent {
-			return revokeFamily(refreshReused)
+			return a.reused(ctx, tx, rt, now, revokeFamily)
 		}
 		secret, err = a.newRefreshToken(ctx, tx, u.ID, rt.FamilyID, now)
-		return err
+		return nil, err
 	})
 	if err != nil {
 		return nil, a.storeError(ctx, err, "refresh token", "")
@@ -322,6 +351,11 @@ func (a *authService) ChangePassword(ctx context.Context, req *ingestgatev1.Chan
 	}
 	if err := keystore.ValidatePassword(req.GetNewPassword()); err != nil {
 		return nil, checkInput(err)
+	}
+	// Bounds guessing with a stolen access token, however many calls run
+	// at once: the bucket is taken before the password is checked.
+	if err := a.limitAuth(ctx, "password:user:"+p.user.ID, passwordChangesPerUser, "password attempts for this user"); err != nil {
+		return nil, err
 	}
 	cur := req.GetCurrentPassword()
 	if len(cur) > keystore.MaxPasswordLen || !keystore.CheckPassword(p.user.PasswordHash, cur) {

@@ -56,3 +56,14 @@ func (s *Server) clientIP(ctx context.Context) string {
 	}
 	return ""
 }
+
+// addrKey is the part of a client address that rate limits count by: the
+// address itself for IPv4, its /64 for IPv6, since one host commonly holds
+// a whole /64 and could otherwise rotate through it.
+func addrKey(ip string) string {
+	a := net.ParseIP(ip)
+	if a == nil || a.To4() != nil {
+		return ip
+	}
+	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}

@@ -91,6 +91,10 @@ func (s *Server) applyEvent(e keystore.Event) {
 	if e.UserID != "" && s.sessions != nil {
 		s.sessions.forgetUser(e.UserID)
 	}
+	if e.Type == ingestgatev1.KeyEventType_KEY_EVENT_TYPE_WORKSPACE_DELETED && s.sessions != nil {
+		// Its memberships went with it, without an event per user.
+		s.sessions.forgetUsers()
+	}
 	if e.Type == ingestgatev1.KeyEventType_KEY_EVENT_TYPE_WORKSPACE_DELETED {
 		// A forced delete removes keys without one event per key.
 		s.verifier.ForgetWorkspace(e.WorkspaceID)

@@ -64,7 +64,7 @@ func (g *authGuard) check(ip string) error {
 		return nil
 	}
 	g.mu.Lock()
-	p, ok := g.peers.Get(ip)
+	p, ok := g.peers.Get(addrKey(ip))
 	var until time.Time
 	if ok {
 		until = p.blockedUntil
@@ -83,13 +83,14 @@ func (g *authGuard) failed(ctx context.Context, ip string) error {
 	if g.lim.Rate == 0 || ip == "" {
 		return nil
 	}
-	d := g.buckets.allow(ctx, "authfail:"+ip, g.lim, 1)
+	key := addrKey(ip)
+	d := g.buckets.allow(ctx, "authfail:"+key, g.lim, 1)
 	now := time.Now()
 	g.mu.Lock()
-	p, ok := g.peers.Get(ip)
+	p, ok := g.peers.Get(key)
 	if !ok {
 		p = &peerFailures{}
-		g.peers.Add(ip, p)
+		g.peers.Add(key, p)
 	}
 	if now.Sub(p.windowStart) > g.lim.Period {
 		p.windowStart, p.fails = now, 0

@@ -37,6 +37,8 @@ type sessions struct {
 	// epoch increases with every forget, so a read that raced one is not
 	// cached (it may predate the change that caused the forget).
 	epoch atomic.Uint64
+	// fillMu makes "epoch unchanged, so cache" one step against forgets.
+	fillMu sync.Mutex
 }
 
 // cachedUser is a user and their roles as read at fetched; entries live
@@ -122,20 +124,26 @@ func (ss *sessions) user(ctx context.Context, id string) (cachedUser, error) {
 	for _, m := range ms {
 		c.roles[m.WorkspaceID] = m.Role
 	}
+	ss.fillMu.Lock()
 	if ss.epoch.Load() == epoch {
 		ss.users.Add(id, c)
 	}
+	ss.fillMu.Unlock()
 	return c, nil
 }
 
 // forgetUser drops a user from the cache (a user event, from any node).
 func (ss *sessions) forgetUser(id string) {
+	ss.fillMu.Lock()
+	defer ss.fillMu.Unlock()
 	ss.epoch.Add(1)
 	ss.users.Remove(id)
 }
 
 // forgetUsers drops every cached user (after a bus outage).
 func (ss *sessions) forgetUsers() {
+	ss.fillMu.Lock()
+	defer ss.fillMu.Unlock()
 	ss.epoch.Add(1)
 	ss.users.Purge()
 }

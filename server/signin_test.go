@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -89,6 +90,9 @@ func TestLoginRefreshReuse(t *testing.T) {
 	wantStatus(t, "reusing the spent refresh token", err, codes.Unauthenticated, "already used")
 	_, err = authClient(n).Refresh(context.Background(), &ingestgatev1.RefreshRequest{RefreshToken: second.GetRefreshToken()})
 	wantStatus(t, "the family's newest refresh token after the reuse", err, codes.Unauthenticated, "Invalid credentials")
+	// The access token the copier may hold dies with it.
+	_, err = keys.ListIngestKeys(bearer(second.GetAccessToken()), &ingestgatev1.ListIngestKeysRequest{WorkspaceId: ws})
+	wantStatus(t, "an access token issued before the reuse", err, codes.Unauthenticated, "session ended")
 
 	// Another sign-in is another family, unaffected; logout ends it.
 	other := login(t, n, "ada@example.com")
@@ -156,6 +160,10 @@ func TestRolesAndWorkspaceIsolation(t *testing.T) {
 	}
 	_, err = usersClient(n).GetUser(stranger, &ingestgatev1.GetUserRequest{WorkspaceId: "other", UserId: created.GetIngestKey().GetId()})
 	wantStatus(t, "a key id as a user id", err, codes.InvalidArgument, "user id")
+	// An owner elsewhere cannot pull an existing account into their
+	// workspace (they could then pin it against its own owners).
+	_, err = usersClient(n).CreateUser(stranger, &ingestgatev1.CreateUserRequest{WorkspaceId: "other", User: &ingestgatev1.User{Email: "viewer@example.com", Role: ingestgatev1.Role_ROLE_VIEWER}})
+	wantStatus(t, "stranger adds default's viewer to other", err, codes.PermissionDenied, "Insufficient permissions")
 	me, err := authClient(n).GetCurrentPrincipal(stranger, &ingestgatev1.GetCurrentPrincipalRequest{})
 	check(t, "who am I", err)
 	if me.GetUser().GetEmail() != "stranger@example.com" || len(me.GetMemberships()) != 1 || me.GetMemberships()[0].GetRole() != ingestgatev1.Role_ROLE_OWNER || !slices.Contains(me.GetMemberships()[0].GetPermissions(), "users:write") {
@@ -243,8 +251,10 @@ func TestPasswordsAndTokensStaySecret(t *testing.T) {
 	check(t, "refresh", err)
 	authClient(n).Refresh(context.Background(), &ingestgatev1.RefreshRequest{RefreshToken: pair.GetRefreshToken()}) // reuse: logged as a warning
 	authClient(n).Login(context.Background(), &ingestgatev1.LoginRequest{Email: "fay@example.com", Password: "wrong " + testPassword})
-	_, err = authClient(n).ChangePassword(bearer(refreshed.GetAccessToken()), &ingestgatev1.ChangePasswordRequest{CurrentPassword: testPassword, NewPassword: "an even better passphrase"})
-	wantStatus(t, "change password with a token of the revoked family", err, codes.OK, "")
+	// The reuse ended every access token; sign in again to change it.
+	again := login(t, n, "fay@example.com")
+	_, err = authClient(n).ChangePassword(bearer(again.GetAccessToken()), &ingestgatev1.ChangePasswordRequest{CurrentPassword: testPassword, NewPassword: "an even better passphrase"})
+	check(t, "change password", err)
 
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(n.DataDir, "ingestgate.db")+"?mode=ro")
 	check(t, "open the store", err)
@@ -260,6 +270,7 @@ func TestPasswordsAndTokensStaySecret(t *testing.T) {
 		"password": testPassword, "new password": "an even better passphrase",
 		"access token": pair.GetAccessToken(), "refresh token": pair.GetRefreshToken(),
 		"refreshed access token": refreshed.GetAccessToken(), "refreshed refresh token": refreshed.GetRefreshToken(),
+		"second access token": again.GetAccessToken(), "second refresh token": again.GetRefreshToken(),
 	} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the %s appears in the logs", name)
@@ -382,5 +393,29 @@ func TestBootstrapOwner(t *testing.T) {
 	check(t, "list users", err)
 	if len(users.GetUsers()) != 1 || users.GetUsers()[0].GetEmail() != "gen@example.com" {
 		t.Fatalf("after a restart with another bootstrap email: %v", users.GetUsers())
+	}
+}
+
+// Guessing the current password with a stolen access token is bounded per
+// user, however many calls run at once.
+func TestChangePasswordGuessesAreLimited(t *testing.T) {
+	n := servertest.Start(t, func(c *server.Config) { c.AuthFailuresPerMinute = 0 })
+	newUser(t, n, ws, "ivy@example.com", ingestgatev1.Role_ROLE_VIEWER)
+	tok := bearer(login(t, n, "ivy@example.com").GetAccessToken())
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			_, err := authClient(n).ChangePassword(tok, &ingestgatev1.ChangePasswordRequest{CurrentPassword: fmt.Sprint("guess number ", i), NewPassword: "attacker chosen password"})
+			errs <- err
+		}()
+	}
+	limited := 0
+	for range 8 {
+		if status.Code(<-errs) == codes.ResourceExhausted {
+			limited++
+		}
+	}
+	if limited != 3 {
+		t.Fatalf("%d of 8 concurrent guesses refused by the limit, want 3 (5 per minute)", limited)
 	}
 }

@@ -118,6 +118,12 @@ func (s *userService) CreateUser(ctx context.Context, req *ingestgatev1.CreateUs
 			return nil, err
 		default:
 			created = false
+			// An existing account joins only by someone who manages
+			// users wherever it already belongs: otherwise an owner
+			// elsewhere could pin it (and block its own owners).
+			if err := requireEverywhere(ctx, tx, p, u.ID); err != nil {
+				return nil, status.Error(codes.PermissionDenied, "Insufficient permissions: that email has an account in a workspace where you cannot manage users; ask an owner there or an admin to add it")
+			}
 			if _, err := tx.GetMembership(ctx, u.ID, ws); err == nil {
 				return nil, status.Errorf(codes.AlreadyExists, "%s is already a member of workspace %q", email, ws)
 			} else if !errors.Is(err, keystore.ErrNotFound) {

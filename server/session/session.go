@@ -111,8 +111,7 @@ func (s *Signer) Issue(userID string, version int64, now time.Time) (string, tim
 		Version: version,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: Issuer, Audience: jwt.ClaimStrings{Issuer}, Subject: userID,
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp), ID: keystore.NewID(""),
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp), ID: keystore.NewID(""),
 		},
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
@@ -185,7 +184,9 @@ func (s *Signer) Verify(token string, now time.Time) (*Claims, error) {
 	}
 	v := jwt.NewValidator(
 		jwt.WithIssuer(Issuer), jwt.WithAudience(Issuer),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		// Expiry only: iat is informative, and checking it (or an nbf)
+		// would refuse a fresh token on a node whose clock is behind.
+		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 	)
 	switch err := v.Validate(claims); {

@@ -64,8 +64,10 @@ func TestIssueVerify(t *testing.T) {
 	if _, err := s.Verify(tok, t0.Add(4*time.Hour+time.Second)); !errors.Is(err, session.ErrExpired) {
 		t.Fatalf("after 4h: %v, want ErrExpired", err)
 	}
-	if _, err := s.Verify(tok, t0.Add(-time.Minute)); !errors.Is(err, session.ErrInvalid) {
-		t.Fatalf("before it was issued: %v, want ErrInvalid", err)
+	// A verifier whose clock is behind the signer's still accepts a fresh
+	// token: only expiry is checked.
+	if _, err := s.Verify(tok, t0.Add(-time.Second)); err != nil {
+		t.Fatalf("on a clock a second behind: %v", err)
 	}
 }
 
