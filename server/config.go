@@ -39,6 +39,15 @@ type Config struct {
 	// generated password printed once to BootstrapOut.
 	BootstrapEmail    string
 	BootstrapPassword string
+	// TLSCertFile and TLSKeyFile serve gRPC and HTTP over TLS (reloaded
+	// when the files change); TLSClientCAFile also requires clients to
+	// present a certificate it signed (mTLS). Without them the node speaks
+	// plaintext, which it does beyond loopback only when Plaintext says
+	// so.
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
+	Plaintext       bool
 	// AccessTokenTTL is the lifetime of a signed-in user's access token;
 	// RefreshTokenTTL that of each refresh token (every refresh makes a
 	// new one).
@@ -151,6 +160,15 @@ func (c *Config) validate() error {
 	}
 	if c.RefreshTokenTTL < c.AccessTokenTTL || c.RefreshTokenTTL > 365*24*time.Hour {
 		return fmt.Errorf("refresh-token-ttl must be between access-token-ttl and 8760h")
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return fmt.Errorf("tls-cert and tls-key go together")
+	}
+	if c.TLSClientCAFile != "" && c.TLSCertFile == "" {
+		return fmt.Errorf("tls-client-ca needs tls-cert and tls-key")
+	}
+	if c.TLSCertFile == "" && !c.Plaintext && (!isLoopback(c.GRPCAddr) || !isLoopback(c.HTTPAddr)) {
+		return fmt.Errorf("listening beyond loopback (%s, %s) without TLS: set tls-cert and tls-key, or plaintext to accept unencrypted traffic (behind a TLS proxy, in a private network)", c.GRPCAddr, c.HTTPAddr)
 	}
 	if c.AuthFailuresPerMinute < 0 {
 		return fmt.Errorf("auth-failures-per-minute must not be negative")

@@ -24,7 +24,7 @@ import (
 // node's own gRPC listener, so REST and gRPC share every interceptor.
 func (s *Server) buildGateway(ctx context.Context) error {
 	s.gatewayMarker = newGatewayMarker()
-	conn, err := dialGateway(loopbackDialAddr(s.grpcLis.Addr()), s.gatewayMarker,
+	conn, err := dialGateway("unix://"+s.gwLis.Addr().String(), s.gatewayMarker,
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(s.obs.Tracer), otelgrpc.WithMeterProvider(s.obs.Meter), otelgrpc.WithPropagators(s.obs.Propagator))))
 	if err != nil {
 		return fmt.Errorf("gateway dial: %w", err)

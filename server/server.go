@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -78,6 +82,8 @@ type Server struct {
 	health  *health.Server
 	http    *http.Server
 	gwConn  *grpc.ClientConn
+	gwLis   net.Listener // the unix socket the gateway dials
+	gwDir   string
 	grpcLis net.Listener
 	httpLis net.Listener
 
@@ -156,7 +162,18 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("bootstrap owner: %w", err)
 	}
 
+	tlsCfg, err := s.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	creds := insecure.NewCredentials()
+	if tlsCfg != nil {
+		creds = tlsOrLocal{credentials.NewTLS(tlsCfg)}
+	} else if !isLoopback(cfg.GRPCAddr) || !isLoopback(cfg.HTTPAddr) {
+		s.log.Warn("PLAINTEXT beyond loopback: keys, tokens and telemetry cross the network unencrypted; use tls-cert and tls-key unless a TLS proxy or a private network protects them", slog.String("grpc", cfg.GRPCAddr), slog.String("http", cfg.HTTPAddr))
+	}
 	s.grpc = grpc.NewServer(
+		grpc.Creds(creds),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),
 		grpc.ChainStreamInterceptor(s.streamInterceptors()...),
 		grpc.MaxRecvMsgSize(cfg.MaxRequestBytes),
@@ -191,6 +208,19 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	if tlsCfg != nil {
+		h := tlsCfg.Clone()
+		h.NextProtos = []string{"h2", "http/1.1"}
+		s.httpLis = tls.NewListener(s.httpLis, h)
+	}
+	// The gateway reaches gRPC through a unix socket in a private
+	// directory: no TLS (or client certificate) needed in process.
+	if s.gwDir, err = os.MkdirTemp("", "ingestgate-gw-"); err != nil {
+		return nil, fmt.Errorf("gateway socket: %w", err)
+	}
+	if s.gwLis, err = net.Listen("unix", filepath.Join(s.gwDir, "grpc.sock")); err != nil {
+		return nil, fmt.Errorf("gateway socket: %w", err)
+	}
 	if err := s.buildGateway(ctx); err != nil {
 		return nil, err
 	}
@@ -203,7 +233,7 @@ func (s *Server) HTTPAddr() string { return s.httpLis.Addr().String() }
 
 // Serve runs both listeners until ctx ends or one fails, then shuts down.
 func (s *Server) Serve(ctx context.Context) error {
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	usageCtx, stopUsage := context.WithCancel(context.Background())
 	usageDone := make(chan struct{})
 	go func() { s.usage.run(usageCtx, s.cfg.UsageFlushInterval); close(usageDone) }()
@@ -216,6 +246,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer stopTidy()
 	go every(tidyCtx, time.Hour, s.sessions.deleteExpired)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
+	go func() { errc <- s.grpc.Serve(s.gwLis) }()
 	go func() { errc <- s.http.Serve(s.httpLis) }()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
 
@@ -266,10 +297,13 @@ func (s *Server) Close() {
 		if s.gwConn != nil {
 			s.gwConn.Close()
 		}
-		for _, l := range []net.Listener{s.httpLis, s.grpcLis} {
+		for _, l := range []net.Listener{s.httpLis, s.grpcLis, s.gwLis} {
 			if l != nil {
 				l.Close()
 			}
+		}
+		if s.gwDir != "" {
+			os.RemoveAll(s.gwDir)
 		}
 		if s.busStop != nil {
 			s.busStop()
