@@ -65,6 +65,18 @@ func testSigningKeys(t *testing.T, newStore Factory) {
 		// A caller changing what it read changes nothing stored.
 		got[2].PrivateKey[0] ^= 0xff
 		equal(t, "ListSigningKeys again", listSigningKeys(t, s), want)
+		// What was read is the caller's: later reads (whose rows land where
+		// the driver kept the earlier ones) do not change it.
+		got = listSigningKeys(t, s)
+		first := signingKey("sk_0", time.Time{})
+		for i := range first.PrivateKey {
+			first.PrivateKey[i] ^= 0x55
+		}
+		createSigningKeys(t, s, first)
+		for range 3 {
+			listSigningKeys(t, s)
+		}
+		equal(t, "keys read before later reads", got, want)
 	})
 
 	t.Run("CreateDuplicate", func(t *testing.T) {
