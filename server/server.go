@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -83,6 +82,7 @@ type Server struct {
 	http    *http.Server
 	gwConn  *grpc.ClientConn
 	gwLis   net.Listener // the unix socket the gateway dials
+	httpTLS *tls.Config  // nil: plaintext HTTP
 	gwDir   string
 	grpcLis net.Listener
 	httpLis net.Listener
@@ -208,11 +208,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
-	if tlsCfg != nil {
-		h := tlsCfg.Clone()
-		h.NextProtos = []string{"h2", "http/1.1"}
-		s.httpLis = tls.NewListener(s.httpLis, h)
-	}
+	s.httpTLS = tlsCfg
 	// The gateway reaches gRPC through a unix socket in a private
 	// directory: no TLS (or client certificate) needed in process.
 	if s.gwDir, err = os.MkdirTemp("", "ingestgate-gw-"); err != nil {
@@ -247,7 +243,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	go every(tidyCtx, time.Hour, s.sessions.deleteExpired)
 	go func() { errc <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errc <- s.grpc.Serve(s.gwLis) }()
-	go func() { errc <- s.http.Serve(s.httpLis) }()
+	go func() {
+		if s.httpTLS != nil {
+			// ServeTLS also sets up HTTP/2 (h2 by ALPN).
+			s.http.TLSConfig = s.httpTLS
+			errc <- s.http.ServeTLS(s.httpLis, "", "")
+			return
+		}
+		errc <- s.http.Serve(s.httpLis)
+	}()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
 
 	var err error
@@ -333,15 +337,6 @@ func (s *Server) Close() {
 			}
 		}
 	})
-}
-
-// loopbackDialAddr turns a listen address into one the gateway can dial:
-// a wildcard host becomes loopback.
-func loopbackDialAddr(a net.Addr) string {
-	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-		return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
-	}
-	return a.String()
 }
 
 func dialGateway(addr, marker string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {

@@ -111,7 +111,9 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // tlsOrLocal is TLS for network connections and no handshake for the
 // node's own unix socket, which only the REST gateway in this process
 // uses (the socket sits in a directory only this user can enter).
-type tlsOrLocal struct{ credentials.TransportCredentials }
+type tlsOrLocal struct {
+	credentials.TransportCredentials
+}
 
 func (c tlsOrLocal) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
 	if conn.LocalAddr().Network() == "unix" {
