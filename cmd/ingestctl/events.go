@@ -14,7 +14,7 @@ import (
 func (a *app) eventsCmd() *cobra.Command {
 	c := group("events", "Read the audit log")
 	a.addWorkspaceFlag(c)
-	c.AddCommand(a.eventsListCmd())
+	c.AddCommand(a.eventsListCmd(), a.eventsWatchCmd())
 	return c
 }
 

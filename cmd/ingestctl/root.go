@@ -20,6 +20,7 @@ const (
 	// envUserPassword chooses the password of an account users create
 	// makes, instead of a generated one.
 	envUserPassword = "INGESTCTL_USER_PASSWORD"
+	envTLSCA        = "INGESTGATE_TLS_CA"
 
 	defaultAddr      = "127.0.0.1:50051"
 	defaultWorkspace = "default"
@@ -39,6 +40,10 @@ type app struct {
 	workspace string
 	output    string
 	timeout   time.Duration
+	// TLS: tls uses the system roots; tlsCA names a CA file; tlsCert and
+	// tlsKey are a client certificate (mTLS).
+	tls                    bool
+	tlsCA, tlsCert, tlsKey string
 
 	cc *grpc.ClientConn // dialled lazily by conn, closed by execute
 }
@@ -114,8 +119,12 @@ Connection settings come from flags, then the environment:
 	pf.StringVar(&a.apiKey, "api-key", "", "management API key (env "+envAPIKey+"; prefer the env: flags show up in ps and shell history)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	pf.DurationVar(&a.timeout, "timeout", 10*time.Second, "time limit for each call to the server")
+	pf.BoolVar(&a.tls, "tls", false, "connect over TLS, trusting the system's CAs (implied by --tls-ca, --tls-cert)")
+	pf.StringVar(&a.tlsCA, "tls-ca", "", "connect over TLS, trusting this PEM CA file (env "+envTLSCA+")")
+	pf.StringVar(&a.tlsCert, "tls-cert", "", "client certificate (PEM) for a server that requires one (mTLS)")
+	pf.StringVar(&a.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 
-	root.AddCommand(a.keysCmd(), a.devicesCmd(), a.workspacesCmd(), a.apiKeysCmd(), a.eventsCmd(), a.usersCmd(), a.whoamiCmd())
+	root.AddCommand(a.keysCmd(), a.devicesCmd(), a.workspacesCmd(), a.apiKeysCmd(), a.eventsCmd(), a.usersCmd(), a.whoamiCmd(), a.telemetryCmd())
 	return root
 }
 
@@ -136,6 +145,9 @@ func (a *app) resolve(cmd *cobra.Command, _ []string) error {
 	}
 	if !fs.Changed("api-key") {
 		a.apiKey = a.getenv(envAPIKey)
+	}
+	if !fs.Changed("tls-ca") {
+		a.tlsCA = a.getenv(envTLSCA)
 	}
 	if !fs.Changed("workspace") {
 		if v := a.getenv(envWorkspace); v != "" {
