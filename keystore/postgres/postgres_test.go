@@ -274,23 +274,7 @@ func migrationRows(t *testing.T, s *Store) []migrationRow {
 // them at zero on Open and keeps the last_used_time it had.
 func TestMigrateAddsUsage(t *testing.T) {
 	ctx := t.Context()
-	u := newDatabase(t)
-	all, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0002_ingest_key_usage.sql" })
-	if old < 0 {
-		t.Fatal("migration 0002_ingest_key_usage.sql not found")
-	}
-	pool, err := pgxpool.New(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := apply(ctx, pool, all[:old]); err != nil {
-		t.Fatal(err)
-	}
+	u, pool, all, old := migratedUpTo(t, "0002_ingest_key_usage.sql")
 	now := time.Now()
 	k := keystore.IngestKey{
 		ID: keystore.NewID("ik_"), WorkspaceID: "ws-a", Name: "old",
@@ -326,23 +310,7 @@ func TestMigrateAddsUsage(t *testing.T) {
 // continues.
 func TestMigrateAddsUsers(t *testing.T) {
 	ctx := t.Context()
-	u := newDatabase(t)
-	all, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0003_users.sql" })
-	if old < 0 {
-		t.Fatal("migration 0003_users.sql not found")
-	}
-	pool, err := pgxpool.New(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := apply(ctx, pool, all[:old]); err != nil {
-		t.Fatal(err)
-	}
+	u, pool, all, old := migratedUpTo(t, "0003_users.sql")
 	if err := queries.Tx(conn{pool}).CreateWorkspace(ctx, keystore.Workspace{ID: "ws-a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -360,4 +328,29 @@ func TestMigrateAddsUsers(t *testing.T) {
 		t.Fatalf("Open applied %d migrations, want %d", s.applied, want)
 	}
 	storetest.CheckMigratedUsers(t, s, before)
+}
+
+// migratedUpTo makes a database as an older binary left it: every
+// migration before name applied. It returns its URL, a pool on it (closed
+// when the test ends), all migrations and the index of name.
+func migratedUpTo(t *testing.T, name string) (string, *pgxpool.Pool, []sqlitefile.Migration, int) {
+	t.Helper()
+	u := newDatabase(t)
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == name })
+	if old < 0 {
+		t.Fatalf("migration %s not found", name)
+	}
+	pool, err := pgxpool.New(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := apply(t.Context(), pool, all[:old]); err != nil {
+		t.Fatal(err)
+	}
+	return u, pool, all, old
 }

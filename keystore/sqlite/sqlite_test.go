@@ -101,22 +101,7 @@ func TestReopen(t *testing.T) {
 // at zero on Open and keeps the last_used_time it had.
 func TestMigrateAddsUsage(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keys.db")
-	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0002_ingest_key_usage.sql" })
-	if old < 0 {
-		t.Fatal("migration 0002_ingest_key_usage.sql not found")
-	}
-	db, err := sql.Open("sqlite", sqlitefile.DSN(path, []string{"foreign_keys(1)"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlitefile.Apply(ctx, db, all[:old]); err != nil {
-		t.Fatal(err)
-	}
+	path, db, all, old := migratedUpTo(t, "0002_ingest_key_usage.sql")
 	now := time.Now()
 	k := keystore.IngestKey{
 		ID: keystore.NewID("ik_"), WorkspaceID: "ws-a", Name: "old",
@@ -231,22 +216,7 @@ func migrationRows(t *testing.T, s *Store) []migrationRow {
 // continues.
 func TestMigrateAddsUsers(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keys.db")
-	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == "0003_users.sql" })
-	if old < 0 {
-		t.Fatal("migration 0003_users.sql not found")
-	}
-	db, err := sql.Open("sqlite", sqlitefile.DSN(path, []string{"foreign_keys(1)"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlitefile.Apply(ctx, db, all[:old]); err != nil {
-		t.Fatal(err)
-	}
+	path, db, all, old := migratedUpTo(t, "0003_users.sql")
 	if err := queries.Tx(&conn{q: db}).CreateWorkspace(ctx, keystore.Workspace{ID: "ws-a"}); err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +243,28 @@ func TestMigrateAddsUsers(t *testing.T) {
 		t.Fatalf("Open applied %d migrations, want %d", s.applied, want)
 	}
 	storetest.CheckMigratedUsers(t, s, before)
+}
+
+// migratedUpTo makes a database as an older binary left it: every
+// migration before name applied. It returns its path, an open handle, all
+// migrations and the index of name.
+func migratedUpTo(t *testing.T, name string) (string, *sql.DB, []sqlitefile.Migration, int) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	all, err := sqlitefile.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(all, func(m sqlitefile.Migration) bool { return m.Name == name })
+	if old < 0 {
+		t.Fatalf("migration %s not found", name)
+	}
+	db, err := sql.Open("sqlite", sqlitefile.DSN(path, []string{"foreign_keys(1)"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlitefile.Apply(t.Context(), db, all[:old]); err != nil {
+		t.Fatal(err)
+	}
+	return path, db, all, old
 }
