@@ -5,14 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/keystore"
@@ -47,11 +44,7 @@ func (a *authService) limitAuth(ctx context.Context, key string, lim ratelimit.L
 	if d.Allowed {
 		return nil
 	}
-	st := status.New(codes.ResourceExhausted, fmt.Sprintf("too many %s; retry after %s", what, d.RetryAfter.Round(time.Second)))
-	if ds, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d.RetryAfter)}); err == nil {
-		st = ds
-	}
-	return st.Err()
+	return retryAfter(d.RetryAfter, "too many %s; retry after %s", what, d.RetryAfter.Round(time.Second))
 }
 
 // digest names a bucket by something that should not sit in Redis in

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ingestgate/ingestgate/keystore"
 )
@@ -53,4 +56,14 @@ func checkInput(err error) error {
 		return nil
 	}
 	return status.Error(codes.InvalidArgument, err.Error())
+}
+
+// retryAfter is RESOURCE_EXHAUSTED with RetryInfo, which the gateway turns
+// into 429 with Retry-After: msg says what is limited, wait when to retry.
+func retryAfter(wait time.Duration, format string, args ...any) error {
+	st := status.New(codes.ResourceExhausted, fmt.Sprintf(format, args...))
+	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
+		st = d
+	}
+	return st.Err()
 }

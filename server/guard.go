@@ -2,15 +2,10 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/ingestgate/ingestgate/server/ratelimit"
 )
@@ -111,9 +106,5 @@ func (g *authGuard) failed(ctx context.Context, ip string) error {
 }
 
 func tooManyFailures(wait time.Duration) error {
-	st := status.New(codes.ResourceExhausted, fmt.Sprintf("too many failed credential checks from this address; retry after %s", wait.Round(time.Second)))
-	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
-		st = d
-	}
-	return st.Err()
+	return retryAfter(wait, "too many failed credential checks from this address; retry after %s", wait.Round(time.Second))
 }

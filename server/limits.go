@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -20,8 +19,7 @@ type keyLimits struct {
 	maxBatch    int
 	buckets     *nodeLimiter
 
-	mu    sync.Mutex
-	rates *lru.Cache[string, uint32] // key id -> rate as last read
+	rates *lru.Cache[string, uint32] // key id -> rate as last read; safe for concurrent use
 }
 
 func newKeyLimits(defaultRate uint32, maxBatch int, buckets *nodeLimiter) *keyLimits {
@@ -39,15 +37,11 @@ func (l *keyLimits) rateOf(k *keystore.IngestKey) uint32 {
 // update records the key's limit as just read, so streams opened under an
 // older reading follow the change.
 func (l *keyLimits) update(k *keystore.IngestKey) {
-	l.mu.Lock()
 	l.rates.Add(k.ID, l.rateOf(k))
-	l.mu.Unlock()
 }
 
 func (l *keyLimits) current(k *keystore.IngestKey) uint32 {
-	l.mu.Lock()
 	r, ok := l.rates.Get(k.ID)
-	l.mu.Unlock()
 	if !ok {
 		return l.rateOf(k)
 	}

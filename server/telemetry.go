@@ -7,12 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
@@ -77,11 +75,7 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 // into 429 with Retry-After: when the records could be stored, so a client
 // that waits as told is admitted (unless others used the rate meanwhile).
 func throttled(wait time.Duration, rps uint32) error {
-	st := status.Newf(codes.ResourceExhausted, "ingest key over its rate of %d records per second; retry after %s", rps, wait.Round(time.Millisecond))
-	if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
-		st = d
-	}
-	return st.Err()
+	return retryAfter(wait, "ingest key over its rate of %d records per second; retry after %s", rps, wait.Round(time.Millisecond))
 }
 
 func (t *telemetryService) sinkError(ctx context.Context, err error) error {

@@ -8,6 +8,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/ingestgate/ingestgate/internal/testservices"
 	"github.com/ingestgate/ingestgate/keystore"
 )
 
@@ -16,7 +17,7 @@ import (
 // ever reaches the client, so only the bus's ping can notice, replace the
 // connection and tell the node.
 func TestResubscribeAfterSilentConnection(t *testing.T) {
-	opt, err := goredis.ParseURL(redisURL(t))
+	opt, err := goredis.ParseURL(testservices.RedisURL(t))
 	if err != nil {
 		t.Fatalf("INGESTGATE_TEST_REDIS_URL: %v", err)
 	}

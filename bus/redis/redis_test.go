@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/ingestgate/ingestgate/bus"
 	"github.com/ingestgate/ingestgate/bus/bustest"
 	busredis "github.com/ingestgate/ingestgate/bus/redis"
+	"github.com/ingestgate/ingestgate/internal/testservices"
 )
 
 // testPingInterval is short so that idle pings interleave with the traffic
@@ -29,22 +29,11 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// redisURL returns the test server's URL. Tests never skip: a missing
-// server must not look like a pass.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("INGESTGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Fatal("INGESTGATE_TEST_REDIS_URL is not set: run scripts/test, which starts redis-server, or set INGESTGATE_TEST_REDIS_URL=redis://127.0.0.1:PORT/0")
-	}
-	return u
-}
-
 // newClient returns a client of its own, like one node's, named after the
 // test so a test can find and kill exactly its own connections.
 func newClient(t *testing.T, node string) *goredis.Client {
 	t.Helper()
-	opt, err := goredis.ParseURL(redisURL(t))
+	opt, err := goredis.ParseURL(testservices.RedisURL(t))
 	if err != nil {
 		t.Fatalf("INGESTGATE_TEST_REDIS_URL: %v", err)
 	}

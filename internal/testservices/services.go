@@ -45,14 +45,23 @@ func RedisPrefix(t testing.TB) string {
 	return "igtest:" + randomHex(t) + ":"
 }
 
-// PostgresDB creates a fresh, empty database on the PostgreSQL server
-// scripts/test started, drops it when the test ends, and returns its URL.
-func PostgresDB(t testing.TB) string {
+// PostgresURL is the PostgreSQL server scripts/test started (a role that
+// may create databases).
+func PostgresURL(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv("INGESTGATE_TEST_POSTGRES_URL")
-	if admin == "" {
+	u := os.Getenv("INGESTGATE_TEST_POSTGRES_URL")
+	if u == "" {
 		t.Fatal("INGESTGATE_TEST_POSTGRES_URL is not set: run scripts/test, which starts PostgreSQL, or set it to postgres://USER@127.0.0.1:PORT/postgres?sslmode=disable")
 	}
+	return u
+}
+
+// PostgresDB creates a fresh, empty database on the PostgreSQL server
+// scripts/test started, drops it when the test ends (even if a store left
+// it open), and returns its URL.
+func PostgresDB(t testing.TB) string {
+	t.Helper()
+	admin := PostgresURL(t)
 	name := "ig_test_" + randomHex(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

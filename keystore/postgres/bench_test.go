@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ingestgate/ingestgate/internal/testservices"
 	"github.com/ingestgate/ingestgate/keystore"
 )
 
@@ -17,7 +18,7 @@ import (
 func BenchmarkFindIngestKeyByHash(b *testing.B) {
 	const keys = 10_000
 	ctx := context.Background()
-	s := openStore(b, newDatabase(b))
+	s := openStore(b, testservices.PostgresDB(b))
 
 	hashes := make([]keystore.Hash, keys)
 	previous := make([]keystore.Hash, 0, keys/10)

@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -17,69 +14,16 @@ import (
 
 	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 
+	"github.com/ingestgate/ingestgate/internal/testservices"
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/storetest"
 )
 
-// urlEnv names the PostgreSQL server the tests use; they need a role that
-// may create databases.
-const urlEnv = "INGESTGATE_TEST_POSTGRES_URL"
-
 func TestConformance(t *testing.T) {
-	serverURL(t) // fail once, not in every subtest
+	testservices.PostgresURL(t) // fail once, not in every subtest
 	storetest.Run(t, func(t *testing.T) keystore.Store {
-		return openStore(t, newDatabase(t))
+		return openStore(t, testservices.PostgresDB(t))
 	})
-}
-
-// serverURL returns the test server's URL. Without it the test fails
-// rather than skips: a skipped backend looks like a passing one.
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(urlEnv)
-	if u == "" {
-		t.Fatal(urlEnv + " is not set: run scripts/test, which starts PostgreSQL, or set INGESTGATE_TEST_POSTGRES_URL")
-	}
-	return u
-}
-
-// newDatabase creates an empty database of its own for one test, so tests
-// are isolated and may run in parallel, drops it when the test ends, and
-// returns its URL.
-func newDatabase(t testing.TB) string {
-	t.Helper()
-	base := serverURL(t)
-	ctx := context.Background() // t.Context is canceled before Cleanup runs
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", urlEnv, err)
-	}
-	defer admin.Close(ctx)
-	name := "ig_test_" + rand.Text()[:16]
-	// rand.Text is upper case base32: quoted, the name keeps its case.
-	quoted := pgx.Identifier{name}.Sanitize()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+quoted); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		// WITH (FORCE): a store a failed test left open must not keep
-		// the database alive.
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+quoted+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s: %v", urlEnv, err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // openStore opens the database at u and closes it when the test ends
@@ -101,7 +45,7 @@ func openStore(t testing.TB, u string) *Store {
 // Nodes starting together on a fresh database both succeed: the advisory
 // lock makes one migrate while the other waits, then finds nothing to do.
 func TestConcurrentOpen(t *testing.T) {
-	u := newDatabase(t)
+	u := testservices.PostgresDB(t)
 	const nodes = 4
 	var wg sync.WaitGroup
 	stores := make([]*Store, nodes)
@@ -132,7 +76,7 @@ func TestConcurrentOpen(t *testing.T) {
 // recorded migrations; the audit log continues its sequence.
 func TestReopen(t *testing.T) {
 	ctx := t.Context()
-	u := newDatabase(t)
+	u := testservices.PostgresDB(t)
 	all, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +126,7 @@ func TestReopen(t *testing.T) {
 
 // A database a newer binary migrated is refused, not written to.
 func TestRefuseNewerSchema(t *testing.T) {
-	u := newDatabase(t)
+	u := testservices.PostgresDB(t)
 	s := openStore(t, u)
 	if _, err := s.pool.Exec(t.Context(), "INSERT INTO schema_migrations (version, name, applied_time) VALUES (9999, '9999_future.sql', now())"); err != nil {
 		t.Fatal(err)
@@ -197,7 +141,7 @@ func TestRefuseNewerSchema(t *testing.T) {
 // exactly the sequences 1..n: conflicts are retried, never surfaced, and
 // no sequence is skipped or handed out twice.
 func TestConcurrentAppendEvent(t *testing.T) {
-	s := openStore(t, newDatabase(t))
+	s := openStore(t, testservices.PostgresDB(t))
 	const writers, perWriter = 20, 10
 	var (
 		mu   sync.Mutex
@@ -335,7 +279,7 @@ func TestMigrateAddsUsers(t *testing.T) {
 // when the test ends), all migrations and the index of name.
 func migratedUpTo(t *testing.T, name string) (string, *pgxpool.Pool, []sqlitefile.Migration, int) {
 	t.Helper()
-	u := newDatabase(t)
+	u := testservices.PostgresDB(t)
 	all, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/internal/testservices"
 	"github.com/ingestgate/ingestgate/sink"
 	sinkredis "github.com/ingestgate/ingestgate/sink/redis"
 	"github.com/ingestgate/ingestgate/sink/sinktest"
@@ -22,7 +22,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	sinktest.Run(t, func(t *testing.T) sink.Sink {
-		return newSink(t, newClient(t), sinkredis.Options{Prefix: uniquePrefix(t)})
+		return newSink(t, testservices.RedisClient(t), sinkredis.Options{Prefix: uniquePrefix(t)})
 	})
 }
 
@@ -32,7 +32,7 @@ func TestConformance(t *testing.T) {
 func TestConsumerGroup(t *testing.T) {
 	ctx := t.Context()
 	prefix := uniquePrefix(t)
-	s := newSink(t, newClient(t), sinkredis.Options{Prefix: prefix})
+	s := newSink(t, testservices.RedisClient(t), sinkredis.Options{Prefix: prefix})
 	recv := time.Date(2026, 11, 25, 10, 11, 12, 123456789, time.FixedZone("CET", 3600))
 	recs := []*ingestgatev1.Record{
 		{Time: timestamppb.New(recv.Add(-time.Second)), Name: "temp.celsius", Value: &ingestgatev1.Record_NumberValue{NumberValue: 21.5}},
@@ -43,7 +43,7 @@ func TestConsumerGroup(t *testing.T) {
 		t.Fatalf("Store: %v", err)
 	}
 
-	consumer := newClient(t)
+	consumer := testservices.RedisClient(t)
 	stream := prefix + "telemetry:ws_1"
 	if err := consumer.XGroupCreate(ctx, stream, "downstream", "0").Err(); err != nil {
 		t.Fatalf("XGROUP CREATE: %v", err)
@@ -100,7 +100,7 @@ func TestConsumerGroup(t *testing.T) {
 // TestGroupCommit checks that batches appended concurrently share
 // pipelines instead of taking one round trip each.
 func TestGroupCommit(t *testing.T) {
-	s := newSink(t, newClient(t), sinkredis.Options{Prefix: uniquePrefix(t)})
+	s := newSink(t, testservices.RedisClient(t), sinkredis.Options{Prefix: uniquePrefix(t)})
 	const n = 500
 	var results []<-chan sink.Result
 	for i := range n {
@@ -126,7 +126,7 @@ func TestGroupCommit(t *testing.T) {
 // TestDedupeKeys checks the documented dedupe key, its expiry, and that
 // colons in IDs cannot make two devices share one.
 func TestDedupeKeys(t *testing.T) {
-	c := newClient(t)
+	c := testservices.RedisClient(t)
 	prefix := uniquePrefix(t)
 	s := newSink(t, c, sinkredis.Options{Prefix: prefix, DedupeWindow: time.Hour})
 	store := func(ws, device string) sink.Result {
@@ -154,7 +154,7 @@ func TestDedupeKeys(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	c := newClient(t)
+	c := testservices.RedisClient(t)
 	for _, tc := range []struct {
 		name string
 		opts sinkredis.Options
@@ -196,7 +196,7 @@ func TestMaxLen(t *testing.T) {
 		{"Unlimited", sinkredis.Unlimited, func(n int64) bool { return n == 1000 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newClient(t)
+			c := testservices.RedisClient(t)
 			prefix := uniquePrefix(t)
 			s := newSink(t, c, sinkredis.Options{Prefix: prefix, MaxLen: tc.maxLen})
 			for i := range 10 {
@@ -217,28 +217,6 @@ func TestMaxLen(t *testing.T) {
 			}
 		})
 	}
-}
-
-// redisURL returns the test server's URL. Tests never skip: a missing
-// server must not look like a pass.
-func redisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("INGESTGATE_TEST_REDIS_URL")
-	if u == "" {
-		t.Fatal("INGESTGATE_TEST_REDIS_URL is not set: run scripts/test, which starts redis-server, or set INGESTGATE_TEST_REDIS_URL=redis://127.0.0.1:PORT/0")
-	}
-	return u
-}
-
-func newClient(t *testing.T) *goredis.Client {
-	t.Helper()
-	opt, err := goredis.ParseURL(redisURL(t))
-	if err != nil {
-		t.Fatalf("INGESTGATE_TEST_REDIS_URL: %v", err)
-	}
-	c := goredis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // uniquePrefix isolates a test's keys on a shared Redis server.
