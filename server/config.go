@@ -53,6 +53,8 @@ type Config struct {
 	// new one).
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
+	// Console serves the web console at / of the HTTP listener.
+	Console bool
 	// ShutdownTimeout bounds graceful shutdown before connections are cut.
 	ShutdownTimeout time.Duration
 	// MaxRequestBytes bounds every request body and gRPC message,
@@ -115,6 +117,7 @@ func DefaultConfig() Config {
 		APIKeyPrefix:    keystore.DefaultAPIKeyPrefix,
 		ShutdownTimeout: 10 * time.Second,
 		MaxRequestBytes: 1 << 20,
+		Console:         true,
 
 		MaxRecordsPerBatch:  1000,
 		MaxStreamsPerKey:    10_000,

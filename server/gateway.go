@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/web"
 )
 
 // buildGateway wires the REST gateway: an HTTP handler that dials this
@@ -65,6 +66,10 @@ func (s *Server) buildGateway(ctx context.Context) error {
 	mux.Handle("/v1/", otelhttp.NewHandler(http.MaxBytesHandler(gw, int64(s.cfg.MaxRequestBytes)), "gateway",
 		otelhttp.WithTracerProvider(s.obs.Tracer), otelhttp.WithMeterProvider(s.obs.Meter), otelhttp.WithPropagators(s.obs.Propagator),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.Pattern })))
+	if s.cfg.Console {
+		// The console is files only; it reaches the API like any client.
+		mux.Handle("/", web.Handler())
+	}
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,

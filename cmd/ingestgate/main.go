@@ -97,6 +97,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of tls-cert")
 	fs.StringVar(&cfg.TLSClientCAFile, "tls-client-ca", "", "PEM CA certificate(s): clients must present a certificate they signed (mTLS)")
 	fs.BoolVar(&cfg.Plaintext, "plaintext", false, "allow listening beyond loopback without TLS (behind a TLS proxy or in a private network)")
+	fs.BoolVar(&cfg.Console, "console", cfg.Console, "serve the web console at / on the HTTP address (--console=false: API only)")
 	fs.StringVar(&cfg.BootstrapEmail, "bootstrap-email", "", "on a store whose default workspace has no members, make this email its first owner")
 	fs.StringVar(&cfg.BootstrapPassword, "bootstrap-password", "", "the first owner's password (set INGESTGATE_BOOTSTRAP_PASSWORD rather than the flag; empty: generate and print once)")
 	fs.DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", cfg.AccessTokenTTL, "lifetime of a signed-in user's access token")
