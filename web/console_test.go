@@ -364,3 +364,112 @@ func TestConsoleKeyboardAndNarrowScreen(t *testing.T) {
 	}
 	b.noProblems()
 }
+
+// TestConsoleDevicesAndWorkspaces: a connected device shows as such; its
+// tags are edited, it is disconnected (and comes back, its key being
+// untouched) and deleted from the page. The workspace switcher moves to
+// another workspace's page, and signing out forgets the tokens.
+func TestConsoleDevicesAndWorkspaces(t *testing.T) {
+	n := startNode(t)
+	k := createKey(t, n, "pumps", nil)
+	_, err := ingestgatev1.NewWorkspaceServiceClient(n.Conn).CreateWorkspace(adminCtx(n), &ingestgatev1.CreateWorkspaceRequest{Workspace: &ingestgatev1.Workspace{Id: "lab", DisplayName: "Lab"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingestgatev1.NewUserServiceClient(n.Conn).CreateUser(adminCtx(n), &ingestgatev1.CreateUserRequest{
+		WorkspaceId: "lab", User: &ingestgatev1.User{Email: ownerEmail, Role: ingestgatev1.Role_ROLE_VIEWER},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	secret := rotateForSecret(t, n, k.GetId())
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	dev, err := sdk.Dial(ctx, n.GRPCAddr, "pump-3", secret, sdk.WithPlaintext(), sdk.WithBackoff(50*time.Millisecond, 200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if err := dev.Send(ctx, &ingestgatev1.Record{Time: timestamppb.Now(), Name: "rpm", Value: &ingestgatev1.Record_NumberValue{NumberValue: 1200}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, 1280, 860)
+	signIn(b, n, ownerEmail, ownerPassword)
+	row := `//tr[@data-device="pump-3"]`
+	b.run("the device shows connected",
+		chromedp.Click(`//nav//a[text()="Devices"]`, chromedp.BySearch),
+		chromedp.WaitVisible(row+`//span[text()="connected"]`, chromedp.BySearch),
+	)
+	b.run("edit its tags",
+		chromedp.Click(row+`//button[text()="Edit tags"]`, chromedp.BySearch),
+		chromedp.WaitVisible("#device-tags", chromedp.ByQuery),
+		chromedp.SendKeys("#device-tags", "site=berlin\nline=7", chromedp.ByQuery),
+		chromedp.Click(`dialog[open] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(row+`//code[text()="site=berlin"]`, chromedp.BySearch),
+	)
+	d, err := ingestgatev1.NewDeviceServiceClient(n.Conn).GetDevice(adminCtx(n), &ingestgatev1.GetDeviceRequest{WorkspaceId: ws, DeviceId: "pump-3"})
+	if err != nil || d.GetDevice().GetTags()["line"] != "7" || d.GetDevice().GetTags()["site"] != "berlin" {
+		t.Fatalf("tags after editing: %v, %v", d.GetDevice().GetTags(), err)
+	}
+	before := dev.Stats().Reconnects
+	b.run("disconnect it",
+		chromedp.Click(row+`//button[text()="Disconnect"]`, chromedp.BySearch),
+		chromedp.Click(`dialog[open] button[type="submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(row+`//span[text()="offline"]`, chromedp.BySearch),
+	)
+	// Its key is untouched: the device's next send reconnects.
+	if err := dev.Send(ctx, &ingestgatev1.Record{Time: timestamppb.Now(), Name: "rpm", Value: &ingestgatev1.Record_NumberValue{NumberValue: 1300}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.Flush(ctx); err != nil || dev.Stats().Reconnects == before {
+		t.Fatalf("after the disconnect: flush %v, reconnects %d -> %d", err, before, dev.Stats().Reconnects)
+	}
+	b.run("connected again", chromedp.WaitVisible(row+`//span[text()="connected"]`, chromedp.BySearch))
+	b.run("delete it",
+		chromedp.WaitVisible(row, chromedp.BySearch),
+		chromedp.Click(row+`//button[text()="Delete"]`, chromedp.BySearch),
+		chromedp.Click(`dialog[open] button[type="submit"]`, chromedp.ByQuery),
+	)
+	select {
+	case <-dev.Done():
+	case <-ctx.Done():
+		t.Fatal("the device's stream did not end after deleting it")
+	}
+	var term *sdk.TerminalError
+	if !errors.As(dev.Err(), &term) || term.Reason != ingestgatev1.GoodbyeReason_GOODBYE_REASON_DEVICE_DELETED {
+		t.Fatalf("device ended with %v; want DEVICE_DELETED", dev.Err())
+	}
+	b.run("the list no longer has it", waitJS(`!document.querySelector('tr[data-device="pump-3"]')`))
+
+	var hash string
+	b.run("switch workspace",
+		chromedp.SetValue("#workspace", "lab", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#workspace').dispatchEvent(new Event('change'))`, nil),
+		waitJS(`location.hash === '#/w/lab/devices'`),
+		chromedp.WaitVisible(".state-empty", chromedp.ByQuery),
+		chromedp.Evaluate(`location.hash`, &hash),
+	)
+	var stored string
+	b.run("sign out",
+		chromedp.Click(`//button[text()="Sign out"]`, chromedp.BySearch),
+		chromedp.WaitVisible("#email", chromedp.ByQuery),
+		chromedp.Evaluate(`sessionStorage.getItem('ingestgate.session') || ''`, &stored),
+	)
+	if stored != "" {
+		t.Errorf("tokens kept after signing out: %q", stored)
+	}
+	b.noProblems()
+}
+
+// rotateForSecret returns a usable secret of an existing key.
+func rotateForSecret(t *testing.T, n *servertest.Node, keyID string) string {
+	t.Helper()
+	r, err := ingestgatev1.NewIngestKeyServiceClient(n.Conn).RotateIngestKey(adminCtx(n), &ingestgatev1.RotateIngestKeyRequest{WorkspaceId: ws, KeyId: keyID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.GetSecret()
+}
