@@ -26,6 +26,8 @@ const (
 	maxRequestBytes = 4 << 10
 	maxReplyBytes   = 4 << 20 // MaxLimit conns of bounded fields, with room
 	maxAnswering    = 4       // requests one node answers at once; more wait for the asker's timeout
+
+	memberLookupTimeout = 500 * time.Millisecond
 )
 
 // Options configure a Cluster.
@@ -60,7 +62,10 @@ type Cluster struct {
 	answering chan struct{}
 
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// ctx ends at Close, cutting short heartbeats and answers under way.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 type request struct {
@@ -91,6 +96,7 @@ func NewCluster(ctx context.Context, c goredis.UniversalClient, opts Options) *C
 		waiters: map[string]chan reply{}, answering: make(chan struct{}, maxAnswering), stop: make(chan struct{}),
 	}
 	cl.replyCh = cl.replyPrefix() + cl.instance
+	cl.ctx, cl.cancel = context.WithCancel(context.Background())
 	cl.ps = c.Subscribe(ctx, cl.reqCh, cl.replyCh)
 	// Members must be subscribed before they join, or a listing would wait
 	// for a node that cannot hear it.
@@ -130,7 +136,7 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 `)
 
 func (cl *Cluster) heartbeat() {
-	ctx, cancel := context.WithTimeout(context.Background(), cl.opts.LeaseTTL/3)
+	ctx, cancel := context.WithTimeout(cl.ctx, cl.opts.LeaseTTL/3)
 	defer cancel()
 	if err := heartbeatScript.Run(ctx, cl.c, []string{cl.members}, cl.instance, cl.opts.LeaseTTL.Milliseconds()).Err(); err != nil {
 		cl.opts.Log.Warn("connection listing: heartbeat failed; other nodes list this node's streams once Redis answers", slog.Any("error", err))
@@ -191,7 +197,7 @@ func (cl *Cluster) answer(payload string) {
 		if err != nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), cl.opts.ListTimeout)
+		ctx, cancel := context.WithTimeout(cl.ctx, cl.opts.ListTimeout)
 		defer cancel()
 		if err := cl.c.Publish(ctx, req.Reply, b).Err(); err != nil {
 			cl.opts.Log.Debug("connection listing: reply failed", slog.Any("error", err))
@@ -235,7 +241,11 @@ func (cl *Cluster) List(ctx context.Context, q Query) ([]Conn, bool) {
 		cl.opts.Log.Warn("connection listing: Redis unavailable; listing this node's streams only", slog.Any("error", err))
 		return out, true
 	}
-	members, err := membersScript.Run(ctx, cl.c, []string{cl.members}).StringSlice()
+	// A healthy Redis answers in a millisecond; an unreachable one must not
+	// hold the listing (go-redis would retry with backoff for longer).
+	mctx, mcancel := context.WithTimeout(ctx, memberLookupTimeout)
+	members, err := membersScript.Run(mctx, cl.c, []string{cl.members}).StringSlice()
+	mcancel()
 	if err != nil {
 		return fail(err)
 	}
@@ -294,7 +304,8 @@ func (cl *Cluster) Close() {
 	default:
 		close(cl.stop)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	cl.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), memberLookupTimeout)
 	_ = cl.c.ZRem(ctx, cl.members, cl.instance).Err() // best effort; else the lease expires
 	cancel()
 	_ = cl.ps.Close()
