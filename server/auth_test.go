@@ -67,8 +67,8 @@ func TestEveryMethodNeedsCredentials(t *testing.T) {
 		}
 		return true
 	})
-	if services != 7 {
-		t.Fatalf("checked %d services, want 7", services)
+	if services != 8 {
+		t.Fatalf("checked %d services, want 8", services)
 	}
 }
 

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ingestgate/ingestgate/keystore"
 )
@@ -61,6 +64,10 @@ type Config struct {
 	// management and telemetry alike (413 / RESOURCE_EXHAUSTED beyond).
 	MaxRequestBytes int
 	Logger          *slog.Logger
+
+	// NodeName names this node in connection listings; empty means
+	// hostname:grpc-port. At most 128 characters, no control characters.
+	NodeName string
 
 	// Redis, a redis:// URL, makes this node one of a cluster: key events
 	// travel over Redis pub/sub on RedisPrefix+"key-events". Empty: the
@@ -173,6 +180,9 @@ func (c *Config) validate() error {
 	if c.TLSCertFile == "" && !c.Plaintext && (!isLoopback(c.GRPCAddr) || !isLoopback(c.HTTPAddr)) {
 		return fmt.Errorf("listening beyond loopback (%s, %s) without TLS: set tls-cert and tls-key, or plaintext to accept unencrypted traffic (behind a TLS proxy, in a private network)", c.GRPCAddr, c.HTTPAddr)
 	}
+	if len(c.NodeName) > 128 || strings.ContainsFunc(c.NodeName, unicode.IsControl) || !utf8.ValidString(c.NodeName) {
+		return fmt.Errorf("node-name must be at most 128 characters of text, without control characters")
+	}
 	if c.AuthFailuresPerMinute < 0 {
 		return fmt.Errorf("auth-failures-per-minute must not be negative")
 	}
@@ -198,6 +208,23 @@ func (c *Config) validate() error {
 		c.BootstrapOut = os.Stderr
 	}
 	return nil
+}
+
+// nodeName is NodeName, or hostname:port of the bound gRPC address, which
+// tells nodes apart on one host too.
+func (c *Config) nodeName(grpcAddr string) string {
+	if c.NodeName != "" {
+		return c.NodeName
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	_, port, err := net.SplitHostPort(grpcAddr)
+	if err != nil {
+		return host
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // storePath returns the SQLite file to open.

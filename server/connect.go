@@ -65,7 +65,10 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &registry.Stream{WorkspaceID: k.WorkspaceID, KeyID: k.ID, DeviceID: deviceID, Hash: hash}
+	st := &registry.Stream{
+		ID: t.newStreamID(), WorkspaceID: k.WorkspaceID, KeyID: k.ID, DeviceID: deviceID, Hash: hash,
+		KeyPrefix: usedPrefix(&k, hash), Peer: peerAddr(ctx),
+	}
 	if err := t.streams.Add(ctx, st, t.maxStreams(&k)); err != nil {
 		what := "ingest key " + k.DisplayPrefix
 		if errors.Is(err, registry.ErrTooManyDeviceStreams) {
@@ -223,10 +226,13 @@ func (t *telemetryService) ack(ss connectStream, st *registry.Stream, k *keystor
 		}
 		return t.sinkError(ss.Context(), r.Err) // UNAVAILABLE: resend unacked batches after reconnecting
 	}
+	stored := 0
 	if !r.Duplicate {
+		stored = b.records
 		t.usage.add(k.WorkspaceID, k.ID, st.DeviceID, b.records)
 		t.metrics.ingested(ss.Context(), b.records, transportStream)
 	}
+	st.Acked(stored, time.Now())
 	ack := &ingestgatev1.Ack{Seq: b.seq, Duplicate: r.Duplicate}
 	err := ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Ack{Ack: ack}})
 	t.metrics.ackLatency.Record(ss.Context(), time.Since(b.arrived).Seconds())

@@ -49,6 +49,7 @@ func (s *Server) buildGateway(ctx context.Context) error {
 		ingestgatev1.RegisterTelemetryServiceHandler,
 		ingestgatev1.RegisterAuthServiceHandler,
 		ingestgatev1.RegisterUserServiceHandler,
+		ingestgatev1.RegisterConnectionServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			return fmt.Errorf("gateway register: %w", err)

@@ -35,7 +35,7 @@ func TestGrpcurlReflection(t *testing.T) {
 	if err != nil {
 		t.Fatalf("grpcurl list: %v\n%s", err, out)
 	}
-	for _, svc := range []string{"ingestgate.v1.IngestKeyService", "ingestgate.v1.WorkspaceService", "ingestgate.v1.DeviceService", "ingestgate.v1.ApiKeyService", "ingestgate.v1.EventService", "grpc.health.v1.Health"} {
+	for _, svc := range []string{"ingestgate.v1.IngestKeyService", "ingestgate.v1.WorkspaceService", "ingestgate.v1.DeviceService", "ingestgate.v1.ApiKeyService", "ingestgate.v1.EventService", "ingestgate.v1.ConnectionService", "grpc.health.v1.Health"} {
 		if !strings.Contains(string(out), svc) {
 			t.Errorf("grpcurl list lacks %s:\n%s", svc, out)
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -32,6 +33,7 @@ import (
 	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/keystore/postgres"
 	"github.com/ingestgate/ingestgate/keystore/sqlite"
+	"github.com/ingestgate/ingestgate/server/conns"
 	"github.com/ingestgate/ingestgate/server/obs"
 	"github.com/ingestgate/ingestgate/server/ratelimit"
 	rlredis "github.com/ingestgate/ingestgate/server/ratelimit/redis"
@@ -59,7 +61,13 @@ type Server struct {
 	streams *registry.Registry
 	limits  *keyLimits
 	seats   *clusterSeats // nil on one node
-	guard   *authGuard
+	// nodeName is what connection listings say holds a stream; instance
+	// is unique per process (stream ids, the cluster's member set).
+	nodeName  string
+	instance  string
+	streamSeq atomic.Uint64
+	conns     *conns.Cluster // nil on one node
+	guard     *authGuard
 	// authBuckets rate-limit sign-in and refresh (exact, shared by the
 	// cluster through Redis).
 	authBuckets *nodeLimiter
@@ -100,7 +108,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: slog.New(obs.TraceHandler(cfg.Logger.Handler())), hasher: keystore.NewHasher([]byte(cfg.KeyPepper))}
+	s := &Server{cfg: cfg, log: slog.New(obs.TraceHandler(cfg.Logger.Handler())), hasher: keystore.NewHasher([]byte(cfg.KeyPepper)), instance: newInstanceID()}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -195,6 +203,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	ingestgatev1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{Server: s})
 	ingestgatev1.RegisterAuthServiceServer(s.grpc, &authService{Server: s})
 	ingestgatev1.RegisterUserServiceServer(s.grpc, &userService{Server: s})
+	ingestgatev1.RegisterConnectionServiceServer(s.grpc, &connectionService{Server: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -207,6 +216,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	s.nodeName = cfg.nodeName(s.GRPCAddr())
+	if s.redis != nil {
+		s.conns = conns.NewCluster(ctx, s.redis, conns.Options{Prefix: cfg.RedisPrefix, Instance: s.instance, Local: s.localConns, Log: s.log})
 	}
 	s.httpTLS = tlsCfg
 	// The gateway reaches gRPC through a unix socket in a private
@@ -316,6 +329,9 @@ func (s *Server) Close() {
 			s.bus.Close()
 		}
 		s.seats.close()
+		if s.conns != nil {
+			s.conns.Close()
+		}
 		if s.obs != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := s.obs.Shutdown(ctx); err != nil {

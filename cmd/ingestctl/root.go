@@ -124,7 +124,7 @@ Connection settings come from flags, then the environment:
 	pf.StringVar(&a.tlsCert, "tls-cert", "", "client certificate (PEM) for a server that requires one (mTLS)")
 	pf.StringVar(&a.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 
-	root.AddCommand(a.keysCmd(), a.devicesCmd(), a.workspacesCmd(), a.apiKeysCmd(), a.eventsCmd(), a.usersCmd(), a.whoamiCmd(), a.telemetryCmd())
+	root.AddCommand(a.keysCmd(), a.devicesCmd(), a.workspacesCmd(), a.apiKeysCmd(), a.eventsCmd(), a.usersCmd(), a.whoamiCmd(), a.telemetryCmd(), a.connectionsCmd())
 	return root
 }
 

@@ -76,6 +76,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
 	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request body or gRPC message accepted")
 	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis://… URL: key events between nodes over Redis pub/sub (empty: single node, in-process)")
+	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name in connection listings (default hostname:grpc-port)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", cfg.RedisPrefix, "prefix of every Redis key and channel ingestgate uses")
 	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), sqlite:<path>, or redis (Redis Streams on --redis)")
 	fs.IntVar(&cfg.MaxRecordsPerBatch, "max-records-per-batch", cfg.MaxRecordsPerBatch, "most records in one batch or publish")

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -36,9 +37,15 @@ type Closure struct {
 
 // Stream is one live device stream.
 type Stream struct {
+	// ID is unique across the cluster (the node's instance and a counter).
+	ID          string
 	WorkspaceID string
 	KeyID       string
 	DeviceID    string
+	// KeyPrefix is the display prefix of the secret used (safe to show);
+	// Peer the client's address as this node saw it.
+	KeyPrefix string
+	Peer      string
 	// Hash is the secret the device authenticated with: the key's current or
 	// previous one, which decides when a rotation's grace period ends it.
 	Hash   keystore.Hash
@@ -46,6 +53,11 @@ type Stream struct {
 	// Seat is the cluster seat lease the stream holds, set and released by
 	// its owner ("": none).
 	Seat string
+
+	// Written once per acked batch: atomics, so listing connections never
+	// contends with the ack path.
+	records   atomic.Int64
+	lastBatch atomic.Int64 // unix nanoseconds; 0: no batch yet
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -55,6 +67,26 @@ type Stream struct {
 	closure *Closure
 	tags    map[string]string // the device's tags as last read
 	timer   *time.Timer       // fires at the credential's next deadline
+}
+
+// Acked counts a batch acked at t with n stored records (0 for a
+// duplicate).
+func (s *Stream) Acked(n int, t time.Time) {
+	if n > 0 {
+		s.records.Add(int64(n))
+	}
+	s.lastBatch.Store(t.UnixNano())
+}
+
+// Records is how many records the stream stored so far.
+func (s *Stream) Records() int64 { return s.records.Load() }
+
+// LastBatch is when the last batch was acked (zero: none yet).
+func (s *Stream) LastBatch() time.Time {
+	if ns := s.lastBatch.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Context ends when the stream is closed. Work done on the stream's behalf
@@ -131,6 +163,7 @@ type Registry struct {
 	mu        sync.Mutex
 	byKey     map[string]map[*Stream]struct{}
 	byDevice  map[deviceRef]map[*Stream]struct{}
+	byWS      map[string]map[*Stream]struct{}
 	all       map[*Stream]struct{}
 	maxDevice int
 }
@@ -141,6 +174,7 @@ func New(maxPerDevice int) *Registry {
 	return &Registry{
 		byKey:     make(map[string]map[*Stream]struct{}),
 		byDevice:  make(map[deviceRef]map[*Stream]struct{}),
+		byWS:      make(map[string]map[*Stream]struct{}),
 		all:       make(map[*Stream]struct{}),
 		maxDevice: maxPerDevice,
 	}
@@ -176,6 +210,10 @@ func (r *Registry) Add(parent context.Context, s *Stream, maxPerKey int) error {
 		r.byDevice[dev] = make(map[*Stream]struct{})
 	}
 	r.byDevice[dev][s] = struct{}{}
+	if r.byWS[s.WorkspaceID] == nil {
+		r.byWS[s.WorkspaceID] = make(map[*Stream]struct{})
+	}
+	r.byWS[s.WorkspaceID][s] = struct{}{}
 	r.all[s] = struct{}{}
 	return nil
 }
@@ -203,6 +241,12 @@ func (r *Registry) Remove(s *Stream) {
 			delete(r.byDevice, dev)
 		}
 	}
+	if m := r.byWS[s.WorkspaceID]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(r.byWS, s.WorkspaceID)
+		}
+	}
 	delete(r.all, s)
 }
 
@@ -220,18 +264,13 @@ func (r *Registry) ByDevice(ws, deviceID string) []*Stream {
 	return collect(r.byDevice[deviceRef{ws, deviceID}])
 }
 
-// ByWorkspace returns the streams of one workspace. It scans every stream:
-// it serves only rare events such as a workspace's deletion.
+// ByWorkspace returns the streams of one workspace. It is indexed because
+// listing connections asks every node for one workspace's streams, and a
+// scan of every stream would hold the lock that opens and closes them.
 func (r *Registry) ByWorkspace(ws string) []*Stream {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*Stream
-	for s := range r.all {
-		if s.WorkspaceID == ws {
-			out = append(out, s)
-		}
-	}
-	return out
+	return collect(r.byWS[ws])
 }
 
 // All returns every live stream.
