@@ -11,7 +11,10 @@ const MAX_SHOWN = 500;
 // eventRow is one event as a list item: what happened, to what, by whom.
 export function eventRow(e) {
   const what = enumName(e.type, 'KEY_EVENT_TYPE_');
-  const subject = e.display_prefix || e.ingest_key_id || e.device_id || e.api_key_id || e.user_id || '';
+  // What the event is about: the device for device events, else the key
+  // (by its display prefix) or the user.
+  const type = String(e.type || '');
+  const subject = (type.includes('_DEVICE_') ? e.device_id : '') || e.display_prefix || e.ingest_key_id || e.device_id || e.api_key_id || e.user_id || '';
   return h('li', { class: `event event-${what.split(' ').pop()}`, 'data-seq': e.sequence },
     h('span', { class: 'event-time' }, when(e.time)),
     h('span', { class: 'event-type' }, what),
