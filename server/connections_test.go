@@ -215,3 +215,11 @@ func TestListConnectionsIsolationAndPermissions(t *testing.T) {
 		t.Fatalf("REST without the permission: %d %s", st, body)
 	}
 }
+
+func TestNodeNameIsValidated(t *testing.T) {
+	for _, name := range []string{"bad\nname", strings.Repeat("n", 129)} {
+		if _, err := servertest.StartE(t, func(c *server.Config) { c.NodeName = name }); err == nil || !strings.Contains(err.Error(), "node-name") {
+			t.Errorf("node name %q: %v, want an error naming node-name", name, err)
+		}
+	}
+}

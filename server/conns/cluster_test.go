@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/ingestgate/ingestgate/internal/testservices"
 )
 
@@ -57,5 +59,46 @@ func TestAnswerOnlyToReplyChannelsUnderThePrefix(t *testing.T) {
 	defer cancel2()
 	if m, err := sub.ReceiveMessage(ctx2); err == nil {
 		t.Fatalf("unexpected message on %s: %s", m.Channel, m.Payload)
+	}
+}
+
+// The asking node filters what members send: a member that answers with
+// another workspace's (or another key's) streams cannot leak them, and
+// the answer is complete once every member replied.
+func TestListFiltersWhatMembersSend(t *testing.T) {
+	c := testservices.RedisClient(t)
+	prefix := testservices.RedisPrefix(t)
+	cl := NewCluster(context.Background(), c, Options{Prefix: prefix, Local: func(Query) []Conn { return nil }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer cl.Close()
+	// A member of the set that answers every request with a mixed bag.
+	sub := c.Subscribe(context.Background(), prefix+"connections:requests")
+	defer sub.Close()
+	if _, err := sub.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	now, err := c.Time(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ZAdd(context.Background(), prefix+"connections:nodes", goredis.Z{Score: float64(now.Add(time.Minute).UnixMilli()), Member: "rogue"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for m := range sub.Channel() {
+			var req request
+			if json.Unmarshal([]byte(m.Payload), &req) != nil {
+				continue
+			}
+			b, _ := json.Marshal(reply{ID: req.ID, Instance: "rogue", Conns: []Conn{
+				{ID: "mine", WorkspaceID: "acme", KeyID: "ik_a", DeviceID: "d"},
+				{ID: "other-ws", WorkspaceID: "globex", KeyID: "ik_a", DeviceID: "d"},
+				{ID: "other-key", WorkspaceID: "acme", KeyID: "ik_b", DeviceID: "d"},
+			}})
+			c.Publish(context.Background(), req.Reply, b)
+		}
+	}()
+	got, partial := cl.List(context.Background(), Query{WorkspaceID: "acme", KeyID: "ik_a", Limit: 10})
+	if partial || len(got) != 1 || got[0].ID != "mine" {
+		t.Fatalf("List = %v partial=%v, want only the acme stream of ik_a", got, partial)
 	}
 }

@@ -51,7 +51,7 @@ func TestIndexes(t *testing.T) {
 	}
 	r.Remove(a1)
 	r.Remove(a1) // idempotent
-	if !sameSet(r.ByKey("ik_a"), []*Stream{a2}) || !sameSet(r.ByDevice("ws1", "d1"), []*Stream{b1}) || r.Len() != 3 {
+	if !sameSet(r.ByKey("ik_a"), []*Stream{a2}) || !sameSet(r.ByDevice("ws1", "d1"), []*Stream{b1}) || !sameSet(r.ByWorkspace("ws1"), []*Stream{a2, b1}) || r.Len() != 3 {
 		t.Fatal("remove left the stream indexed")
 	}
 	if a1.Context().Err() == nil {
@@ -138,4 +138,17 @@ func sameSet(a, b []*Stream) bool {
 		}
 	}
 	return true
+}
+
+func TestAckedCounters(t *testing.T) {
+	s := add(t, New(0), "ws1", "ik_a", "d1", 0)
+	if s.Records() != 0 || !s.LastBatch().IsZero() {
+		t.Fatalf("a new stream: %d records, last batch %v", s.Records(), s.LastBatch())
+	}
+	at := time.Unix(1700000000, 5)
+	s.Acked(3, at.Add(-time.Second))
+	s.Acked(0, at) // a duplicate: acked, nothing stored
+	if s.Records() != 3 || !s.LastBatch().Equal(at) {
+		t.Fatalf("after two acks: %d records, last batch %v", s.Records(), s.LastBatch())
+	}
 }
