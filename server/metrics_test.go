@@ -108,10 +108,33 @@ func TestMetricsAfterAStreamSession(t *testing.T) {
 		{"ingestgate_ack_latency_seconds_count", nil, 3},
 		{"ingestgate_auth_failures_total", []string{`credential="ingest_key"`}, 1},
 		{"ingestgate_revocation_propagation_seconds_count", nil, 1},
+		// The sink stored the 3 stream batches and the publish, in as many
+		// commits as it took.
+		{"ingestgate_sink_commit_batches_sum", nil, 4},
+		// The ingest key was read from the store once (the stream's
+		// connect), then found in the cache (the publish); the bad key
+		// was malformed, which never reaches the cache.
+		{"ingestgate_auth_cache_lookups_total", []string{`credential="ingest_key"`, `result="miss"`}, 1},
+		{"ingestgate_auth_cache_lookups_total", []string{`credential="ingest_key"`, `result="hit"`}, 1},
+		{"ingestgate_auth_cache_lookups_total", []string{`credential="ingest_key"`, `result="negative_hit"`}, 0},
+		{"ingestgate_dependency_up", []string{`dependency="store"`}, 1},
 	} {
 		if got := series(t, m, raw, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	commits := series(t, m, raw, "ingestgate_sink_commit_duration_seconds_count", `outcome="ok"`)
+	if n := series(t, m, raw, "ingestgate_sink_commit_batches_count"); commits < 1 || commits > 4 || n != commits {
+		t.Errorf("%v sink commits timed, %v sized; want the same number, 1 to 4", commits, n)
+	}
+	if series(t, m, raw, "ingestgate_auth_cache_lookups_total", `credential="api_key"`, `result="hit"`) < 1 {
+		t.Error("the admin key's cached checks are not counted")
+	}
+	if strings.Contains(raw, `outcome="error"`) {
+		t.Error("a sink commit failed")
+	}
+	if strings.Contains(raw, `dependency="redis"`) {
+		t.Error("a node without Redis reports Redis availability")
 	}
 	// Every committed change was broadcast: the key's creation, the
 	// device's registration, the revocation.
@@ -142,12 +165,22 @@ func TestReadyz(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(raw)
 	}
+	up := func(dep string) float64 {
+		m, raw := scrape(t, n)
+		return series(t, m, raw, "ingestgate_dependency_up", `dependency="`+dep+`"`)
+	}
 	if code, body := get(); code != 200 || !strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"store":"ok"`) {
 		t.Fatalf("healthy node: %d %s", code, body)
+	}
+	if up("redis") != 1 || up("store") != 1 {
+		t.Fatal("/metrics: a dependency of a healthy node is down")
 	}
 	redis.stop()
 	if code, body := get(); code != 503 || !strings.Contains(body, `"redis":"unavailable"`) {
 		t.Fatalf("without Redis: %d %s", code, body)
+	}
+	if up("redis") != 0 || up("store") != 1 {
+		t.Fatal("/metrics: want redis down and the store up")
 	}
 	// Liveness does not depend on Redis.
 	resp, err := servertest.HTTPClient.Get(n.BaseURL() + "/healthz")
