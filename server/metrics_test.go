@@ -2,8 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -151,6 +154,38 @@ func TestMetricsAfterAStreamSession(t *testing.T) {
 	}
 	if strings.Contains(raw, "grpc.health.v1") {
 		t.Error("health checks are measured; they should be left out")
+	}
+	checkDashboard(t, raw)
+}
+
+// checkDashboard finds every metric the Grafana dashboard in deploy/
+// queries among the series a node exported after a session, so the
+// dashboard cannot drift from the metrics.
+func checkDashboard(t *testing.T, raw string) {
+	t.Helper()
+	file, err := os.ReadFile("../deploy/grafana/dashboards/ingestgate.json")
+	check(t, "read the dashboard", err)
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	check(t, "parse the dashboard", json.Unmarshal(file, &dash))
+	names := regexp.MustCompile(`\b(ingestgate|rpc_server)_[a-z_]+\b`)
+	queries := 0
+	for _, p := range dash.Panels {
+		for _, q := range p.Targets {
+			queries++
+			for _, m := range names.FindAllString(q.Expr, -1) {
+				if !regexp.MustCompile(`(?m)^` + m + `[{ ]`).MatchString(raw) {
+					t.Errorf("dashboard panel %q queries %s, which /metrics does not have", p.Title, m)
+				}
+			}
+		}
+	}
+	if queries < 10 {
+		t.Fatalf("the dashboard has %d queries", queries)
 	}
 }
 
