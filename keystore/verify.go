@@ -150,6 +150,20 @@ func (v *Verifier) ForgetAll() {
 	v.apiKeys.forgetAll()
 }
 
+// CacheStats counts how one cache answered since the verifier was built.
+// Only well-formed tokens count: a malformed one never reaches the cache.
+type CacheStats struct {
+	// Hits were answered from a cached key; NegativeHits from a cached
+	// "no such secret"; Misses went to the store (concurrent misses for
+	// one secret share a lookup but each count).
+	Hits, NegativeHits, Misses uint64
+}
+
+// Stats reports the ingest key and API key caches' counters, for metrics.
+func (v *Verifier) Stats() (ingestKeys, apiKeys CacheStats) {
+	return v.ingestKeys.stats(), v.apiKeys.stats()
+}
+
 type cached[T any] struct {
 	val   T
 	until time.Time
@@ -169,6 +183,12 @@ type credCache[T any] struct {
 
 	mu   sync.Mutex
 	byID map[string][]Hash // never touched while calling into pos: see forget
+
+	hits, negHits, misses atomic.Uint64
+}
+
+func (c *credCache[T]) stats() CacheStats {
+	return CacheStats{Hits: c.hits.Load(), NegativeHits: c.negHits.Load(), Misses: c.misses.Load()}
 }
 
 func newCredCache[T any](cfg VerifierConfig, fields func(*T) (string, *Credential)) *credCache[T] {
@@ -188,12 +208,15 @@ func newCredCache[T any](cfg VerifierConfig, fields func(*T) (string, *Credentia
 
 func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find func(context.Context, Hash) (T, error)) (T, error) {
 	if e, ok := c.pos.Get(h); ok && now.Before(e.until) {
+		c.hits.Add(1)
 		return e.val, judge(c.fields, &e.val, h, now)
 	}
 	if until, ok := c.neg.Get(h); ok && now.Before(until) {
+		c.negHits.Add(1)
 		var zero T
 		return zero, &CredentialError{Reason: ReasonUnknown}
 	}
+	c.misses.Add(1)
 	epoch := c.epoch.Load()
 	res, err, _ := c.flights.Do(string(h[:]), func() (any, error) {
 		k, err := find(ctx, h)

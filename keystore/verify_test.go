@@ -132,6 +132,17 @@ func TestVerifyIngestKey(t *testing.T) {
 	if n := f.store.finds.Load() - before; n != 1 {
 		t.Fatalf("%d lookups for garbage and 3 unknown tokens, want 1", n)
 	}
+
+	// The counters say the same: 1 miss then 5 hits for the key, a miss
+	// an hour later (past the cache's TTL), 1 miss then 2 negative hits
+	// for the unknown token, nothing for the malformed one.
+	ik, ak := f.v.Stats()
+	if want := (keystore.CacheStats{Hits: 5, NegativeHits: 2, Misses: 3}); ik != want {
+		t.Errorf("ingest key cache stats %+v, want %+v", ik, want)
+	}
+	if ak != (keystore.CacheStats{}) {
+		t.Errorf("api key cache stats %+v, want none", ak)
+	}
 }
 
 // A change committed to the store takes effect once the cache is told.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -49,7 +50,10 @@ func (s *Server) commit(ctx context.Context, actor string, fn func(ctx context.C
 	for _, e := range stored {
 		s.applyEvent(e)
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-		if err := s.bus.Publish(pctx, e); err != nil {
+		pctx, span := s.startSpan(pctx, "key_event publish", trace.SpanKindProducer, eventAttrs(e)...)
+		err := s.bus.Publish(pctx, e)
+		endSpan(span, err)
+		if err != nil {
 			s.log.ErrorContext(ctx, "publish key event; other nodes catch up when they resubscribe or at their next sweep", slog.Any("error", err))
 		} else {
 			s.metrics.eventsPublished.Add(ctx, 1)

@@ -60,6 +60,11 @@ type Config struct {
 	Console bool
 	// ShutdownTimeout bounds graceful shutdown before connections are cut.
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long a stopping node keeps serving while it
+	// reports not ready (/readyz 503, gRPC health NOT_SERVING), so load
+	// balancers stop sending it new connections before its streams are
+	// told to reconnect elsewhere. It is not part of ShutdownTimeout.
+	DrainDelay time.Duration
 	// MaxRequestBytes bounds every request body and gRPC message,
 	// management and telemetry alike (413 / RESOURCE_EXHAUSTED beyond).
 	MaxRequestBytes int
@@ -155,6 +160,9 @@ func (c *Config) validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown-timeout must be positive")
+	}
+	if c.DrainDelay < 0 || c.DrainDelay > 10*time.Minute {
+		return fmt.Errorf("drain-delay must be 0-10m")
 	}
 	if c.MaxRequestBytes < 1024 {
 		return fmt.Errorf("max-request-bytes must be at least 1024")

@@ -100,6 +100,7 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	case err != nil && degradable:
 		t.log.WarnContext(ctx, "store unreachable; admitting a cached key until the store is back", slog.String("key_prefix", cached.DisplayPrefix), slog.Any("error", err))
 		k = cached
+		st.Degraded.Store(true)
 		st.SetTags(map[string]string{})
 	case err != nil:
 		t.log.ErrorContext(ctx, "read ingest key", slog.Any("error", err))

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -72,8 +73,14 @@ func openStream(t testing.TB, n *servertest.Node, device, secret string) *devStr
 // dial connects without waiting for anything.
 func dial(t testing.TB, n *servertest.Node, device, secret string) *devStream {
 	t.Helper()
+	return dialOn(t, n.Conn, device, secret)
+}
+
+// dialOn is dial over a connection of the caller's.
+func dialOn(t testing.TB, cc grpc.ClientConnInterface, device, secret string) *devStream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(deviceCtx(context.Background(), device, secret))
-	s, err := ingestgatev1.NewTelemetryServiceClient(n.Conn).Connect(ctx)
+	s, err := ingestgatev1.NewTelemetryServiceClient(cc).Connect(ctx)
 	if err != nil {
 		cancel()
 		t.Fatalf("connect %s: %v", device, err)

@@ -198,6 +198,14 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 	}
 	if readDevice {
 		d, err := s.store.GetDevice(ctx, st.WorkspaceID, st.DeviceID)
+		if errors.Is(err, keystore.ErrNotFound) && st.Degraded.Load() && k.Scope.Admits(st.DeviceID, nil) {
+			// Admitted during a store outage before its device could be
+			// registered: register it now, as its connect would have.
+			d, err = s.registerDevice(ctx, *k, st.DeviceID)
+			if err != nil {
+				return // logged; the next sweep tries again
+			}
+		}
 		switch {
 		case errors.Is(err, keystore.ErrNotFound):
 			st.Close(closeFor(goodbyeDeviceGone))
@@ -205,6 +213,7 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 		case err != nil:
 			s.log.Error("recheck: read device", slog.String("device_id", st.DeviceID), slog.Any("error", err))
 		default:
+			st.Degraded.Store(false)
 			tags = d.Tags
 			if tags == nil {
 				tags = map[string]string{}

@@ -9,7 +9,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
+	"github.com/ingestgate/ingestgate/keystore"
 	"github.com/ingestgate/ingestgate/server/registry"
+	"github.com/ingestgate/ingestgate/sink"
 )
 
 // metrics are the node's own instruments. Labels are few and bounded
@@ -25,12 +27,29 @@ type metrics struct {
 	eventsPublished metric.Int64Counter
 	eventsReceived  metric.Int64Counter
 	revocationDelay metric.Float64Histogram
+	sinkCommit      metric.Float64Histogram
+	sinkBatches     metric.Int64Histogram
+}
+
+// gauges are what the metrics read from the node when scraped.
+type gauges struct {
+	live  func() int
+	cache func() (ingestKeys, apiKeys keystore.CacheStats)
+	// ping asks each dependency whether it answers (see pingDependencies).
+	ping func(context.Context) map[string]error
+}
+
+func (s *Server) gauges() gauges {
+	return gauges{live: s.streams.Len, cache: s.verifier.Stats, ping: s.pingDependencies}
 }
 
 // Buckets for latencies in seconds, from 100 µs to 10 s.
 var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-func newMetrics(mp metric.MeterProvider, live func() int) (*metrics, error) {
+// Buckets for how many batches one sink commit holds.
+var commitBatchBuckets = []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}
+
+func newMetrics(mp metric.MeterProvider, g gauges) (*metrics, error) {
 	m := mp.Meter("github.com/ingestgate/ingestgate/server")
 	var out metrics
 	var errs []error
@@ -53,9 +72,45 @@ func newMetrics(mp metric.MeterProvider, live func() int) (*metrics, error) {
 	out.eventsPublished = counter("ingestgate.key_events.published", "{event}", "Key events this node committed and broadcast.")
 	out.eventsReceived = counter("ingestgate.key_events.received", "{event}", "Key events this node received from the bus (its own included).")
 	out.revocationDelay = seconds("ingestgate.revocation.propagation", "From a revocation's commit (on any node) to this node closing the key's streams.")
-	_, err := m.Int64ObservableGauge("ingestgate.streams.live", metric.WithUnit("{stream}"), metric.WithDescription("Device streams open on this node."),
+	out.sinkCommit = seconds("ingestgate.sink.commit.duration", "How long one group commit of the telemetry sink took, by outcome (ok, error).")
+	var err error
+	out.sinkBatches, err = m.Int64Histogram("ingestgate.sink.commit.batches", metric.WithUnit("{batch}"),
+		metric.WithDescription("Batches stored by one group commit of the telemetry sink."), metric.WithExplicitBucketBoundaries(commitBatchBuckets...))
+	errs = append(errs, err)
+	_, err = m.Int64ObservableGauge("ingestgate.streams.live", metric.WithUnit("{stream}"), metric.WithDescription("Device streams open on this node."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(int64(live()))
+			o.Observe(int64(g.live()))
+			return nil
+		}))
+	errs = append(errs, err)
+	_, err = m.Int64ObservableCounter("ingestgate.auth.cache.lookups", metric.WithUnit("{lookup}"),
+		metric.WithDescription("Well-formed credentials checked against the verification cache, by credential kind and result (hit, negative_hit: a cached unknown secret, miss: read from the store)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			ik, ak := g.cache()
+			for _, c := range []struct {
+				kind string
+				st   keystore.CacheStats
+			}{{"ingest_key", ik}, {"api_key", ak}} {
+				kind := attribute.String("credential", c.kind)
+				o.Observe(int64(c.st.Hits), metric.WithAttributes(kind, attribute.String("result", "hit")))
+				o.Observe(int64(c.st.NegativeHits), metric.WithAttributes(kind, attribute.String("result", "negative_hit")))
+				o.Observe(int64(c.st.Misses), metric.WithAttributes(kind, attribute.String("result", "miss")))
+			}
+			return nil
+		}))
+	errs = append(errs, err)
+	_, err = m.Int64ObservableGauge("ingestgate.dependency.up",
+		metric.WithDescription("1 when a dependency (store; redis in a cluster) answered a ping within a second at scrape time, else 0."),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			for name, err := range g.ping(ctx) {
+				up := int64(1)
+				if err != nil {
+					up = 0
+				}
+				o.Observe(up, metric.WithAttributes(attribute.String("dependency", name)))
+			}
 			return nil
 		}))
 	errs = append(errs, err)
@@ -104,4 +159,20 @@ func (m *metrics) revoked(committed time.Time) {
 	if !committed.IsZero() {
 		m.revocationDelay.Record(context.Background(), time.Since(committed).Seconds())
 	}
+}
+
+var (
+	outcomeOK    = metric.WithAttributes(attribute.String("outcome", "ok"))
+	outcomeError = metric.WithAttributes(attribute.String("outcome", "error"))
+)
+
+// sinkCommitted is the sink's OnCommit hook.
+func (m *metrics) sinkCommitted(c sink.Commit) {
+	ctx := context.Background()
+	if c.Err != nil {
+		m.sinkCommit.Record(ctx, c.Duration.Seconds(), outcomeError)
+		return
+	}
+	m.sinkCommit.Record(ctx, c.Duration.Seconds(), outcomeOK)
+	m.sinkBatches.Record(ctx, int64(c.Batches))
 }

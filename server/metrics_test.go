@@ -2,8 +2,11 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,10 +111,33 @@ func TestMetricsAfterAStreamSession(t *testing.T) {
 		{"ingestgate_ack_latency_seconds_count", nil, 3},
 		{"ingestgate_auth_failures_total", []string{`credential="ingest_key"`}, 1},
 		{"ingestgate_revocation_propagation_seconds_count", nil, 1},
+		// The sink stored the 3 stream batches and the publish, in as many
+		// commits as it took.
+		{"ingestgate_sink_commit_batches_sum", nil, 4},
+		// The ingest key was read from the store once (the stream's
+		// connect), then found in the cache (the publish); the bad key
+		// was malformed, which never reaches the cache.
+		{"ingestgate_auth_cache_lookups_total", []string{`credential="ingest_key"`, `result="miss"`}, 1},
+		{"ingestgate_auth_cache_lookups_total", []string{`credential="ingest_key"`, `result="hit"`}, 1},
+		{"ingestgate_auth_cache_lookups_total", []string{`credential="ingest_key"`, `result="negative_hit"`}, 0},
+		{"ingestgate_dependency_up", []string{`dependency="store"`}, 1},
 	} {
 		if got := series(t, m, raw, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	commits := series(t, m, raw, "ingestgate_sink_commit_duration_seconds_count", `outcome="ok"`)
+	if n := series(t, m, raw, "ingestgate_sink_commit_batches_count"); commits < 1 || commits > 4 || n != commits {
+		t.Errorf("%v sink commits timed, %v sized; want the same number, 1 to 4", commits, n)
+	}
+	if series(t, m, raw, "ingestgate_auth_cache_lookups_total", `credential="api_key"`, `result="hit"`) < 1 {
+		t.Error("the admin key's cached checks are not counted")
+	}
+	if strings.Contains(raw, `outcome="error"`) {
+		t.Error("a sink commit failed")
+	}
+	if strings.Contains(raw, `dependency="redis"`) {
+		t.Error("a node without Redis reports Redis availability")
 	}
 	// Every committed change was broadcast: the key's creation, the
 	// device's registration, the revocation.
@@ -129,6 +155,38 @@ func TestMetricsAfterAStreamSession(t *testing.T) {
 	if strings.Contains(raw, "grpc.health.v1") {
 		t.Error("health checks are measured; they should be left out")
 	}
+	checkDashboard(t, raw)
+}
+
+// checkDashboard finds every metric the Grafana dashboard in deploy/
+// queries among the series a node exported after a session, so the
+// dashboard cannot drift from the metrics.
+func checkDashboard(t *testing.T, raw string) {
+	t.Helper()
+	file, err := os.ReadFile("../deploy/grafana/dashboards/ingestgate.json")
+	check(t, "read the dashboard", err)
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	check(t, "parse the dashboard", json.Unmarshal(file, &dash))
+	names := regexp.MustCompile(`\b(ingestgate|rpc_server)_[a-z_]+\b`)
+	queries := 0
+	for _, p := range dash.Panels {
+		for _, q := range p.Targets {
+			queries++
+			for _, m := range names.FindAllString(q.Expr, -1) {
+				if !regexp.MustCompile(`(?m)^` + m + `[{ ]`).MatchString(raw) {
+					t.Errorf("dashboard panel %q queries %s, which /metrics does not have", p.Title, m)
+				}
+			}
+		}
+	}
+	if queries < 10 {
+		t.Fatalf("the dashboard has %d queries", queries)
+	}
 }
 
 // /readyz says whether the store and Redis answer.
@@ -142,12 +200,22 @@ func TestReadyz(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(raw)
 	}
+	up := func(dep string) float64 {
+		m, raw := scrape(t, n)
+		return series(t, m, raw, "ingestgate_dependency_up", `dependency="`+dep+`"`)
+	}
 	if code, body := get(); code != 200 || !strings.Contains(body, `"redis":"ok"`) || !strings.Contains(body, `"store":"ok"`) {
 		t.Fatalf("healthy node: %d %s", code, body)
+	}
+	if up("redis") != 1 || up("store") != 1 {
+		t.Fatal("/metrics: a dependency of a healthy node is down")
 	}
 	redis.stop()
 	if code, body := get(); code != 503 || !strings.Contains(body, `"redis":"unavailable"`) {
 		t.Fatalf("without Redis: %d %s", code, body)
+	}
+	if up("redis") != 0 || up("store") != 1 {
+		t.Fatal("/metrics: want redis down and the store up")
 	}
 	// Liveness does not depend on Redis.
 	resp, err := servertest.HTTPClient.Get(n.BaseURL() + "/healthz")

@@ -16,17 +16,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	checks := map[string]string{}
 	ok := true
-	check := func(name string, err error) {
+	for name, err := range s.pingDependencies(ctx) {
 		checks[name] = "ok"
 		if err != nil {
 			checks[name], ok = "unavailable", false
 		}
 	}
-	check("store", s.store.Ping(ctx))
-	if s.redis != nil {
-		check("redis", s.redis.Ping(ctx).Err())
-	}
-	if s.stopping.Err() != nil {
+	if s.draining.Load() || s.stopping.Err() != nil {
 		checks["server"], ok = "shutting down", false
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -34,4 +30,15 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": checks})
+}
+
+// pingDependencies asks what the node needs to serve whether it answers:
+// the store and, in a cluster, Redis (the bus, shared limits and, with
+// --sink redis, the telemetry sink).
+func (s *Server) pingDependencies(ctx context.Context) map[string]error {
+	errs := map[string]error{"store": s.store.Ping(ctx)}
+	if s.redis != nil {
+		errs["redis"] = s.redis.Ping(ctx).Err()
+	}
+	return errs
 }

@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -73,6 +74,7 @@ type Server struct {
 	authBuckets *nodeLimiter
 	sessions    *sessions
 	obs         *obs.Providers
+	tracer      trace.Tracer // spans around sink and bus calls
 	metrics     *metrics
 	// gatewayMarker proves a call came through this node's REST gateway
 	// (see clientIP).
@@ -84,6 +86,8 @@ type Server struct {
 	// watch it.
 	stopping context.Context
 	stop     context.CancelFunc
+	// draining is set when shutdown begins, before DrainDelay.
+	draining atomic.Bool
 
 	grpc    *grpc.Server
 	health  *health.Server
@@ -121,7 +125,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.apiFmt, err = keystore.NewTokenFormat(cfg.APIKeyPrefix); err != nil {
 		return nil, fmt.Errorf("api-key-prefix: %w", err)
 	}
-	if s.store, err = openStore(ctx, &cfg); err != nil {
+	if s.obs, err = obs.Setup(ctx, "ingestgate", Version); err != nil {
+		return nil, fmt.Errorf("opentelemetry: %w", err)
+	}
+	s.tracer = s.obs.Tracer.Tracer("github.com/ingestgate/ingestgate/server")
+	if s.store, err = openStore(ctx, &cfg, keystore.WithTracerProvider(s.obs.Tracer)); err != nil {
 		return nil, err
 	}
 	s.verifier = keystore.NewVerifier(s.store, s.hasher, s.ingestFmt, s.apiFmt, keystore.VerifierConfig{})
@@ -133,15 +141,12 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		goredis.SetLogger(redisLogger{s.log})
 		s.redis = goredis.NewClient(opts)
 	}
+	s.streams = registry.New(cfg.MaxStreamsPerDevice)
+	if s.metrics, err = newMetrics(s.obs.Meter, s.gauges()); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	if s.sink, err = s.openSink(ctx); err != nil {
 		return nil, err
-	}
-	s.streams = registry.New(cfg.MaxStreamsPerDevice)
-	if s.obs, err = obs.Setup(ctx, "ingestgate", Version); err != nil {
-		return nil, fmt.Errorf("opentelemetry: %w", err)
-	}
-	if s.metrics, err = newMetrics(s.obs.Meter, s.streams.Len); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	var shared, sharedExact ratelimit.Limiter
 	gate := &redisGate{}
@@ -281,12 +286,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// shutdown stops taking work in a fixed order: health reports NOT_SERVING so
-// balancers move away; the HTTP gateway drains first because its requests
+// shutdown stops taking work in a fixed order: /readyz and health report
+// not ready so balancers move away, and the node waits DrainDelay for them; the HTTP gateway drains first because its requests
 // are proxied to gRPC; then gRPC drains, with a forced stop at the deadline;
 // then beforeClose runs and resources close in reverse order of opening.
 func (s *Server) shutdown(beforeClose func()) {
+	s.draining.Store(true)
 	s.health.Shutdown()
+	if d := s.cfg.DrainDelay; d > 0 {
+		s.log.Info("draining: not ready, still serving", slog.Duration("drain_delay", d))
+		time.Sleep(d)
+	}
 	s.stop() // subscribers end, so the gateway's proxied streams do too
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
@@ -378,8 +388,12 @@ func (s *Server) openBus(ctx context.Context) error {
 	}
 	var err error
 	received := func(e keystore.Event) {
-		s.metrics.eventsReceived.Add(context.Background(), 1)
+		// A root span: the event's commit may be on another node, and
+		// the documented payload carries no trace context.
+		ctx, span := s.startSpan(context.Background(), "key_event receive", trace.SpanKindConsumer, eventAttrs(e)...)
+		s.metrics.eventsReceived.Add(ctx, 1)
 		s.applyEvent(e)
+		span.End()
 	}
 	if s.busStop, err = s.bus.Subscribe(received); err != nil {
 		return fmt.Errorf("subscribe to key events: %w", err)
@@ -399,9 +413,9 @@ func (s *Server) resync() {
 
 // openStore opens the keystore the config names: PostgreSQL for a cluster,
 // SQLite (embedded) otherwise.
-func openStore(ctx context.Context, cfg *Config) (keystore.Store, error) {
+func openStore(ctx context.Context, cfg *Config, opts ...keystore.OpenOption) (keystore.Store, error) {
 	if cfg.storeIsPostgres() {
-		st, err := postgres.Open(ctx, cfg.Store)
+		st, err := postgres.Open(ctx, cfg.Store, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
@@ -411,7 +425,7 @@ func openStore(ctx context.Context, cfg *Config) (keystore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, path)
+	st, err := sqlite.Open(ctx, path, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -434,7 +448,7 @@ func (s *Server) openSink(ctx context.Context) (sink.Sink, error) {
 		if s.redis == nil {
 			return nil, fmt.Errorf("sink redis needs --redis")
 		}
-		sk, err := sinkredis.New(ctx, s.redis, sinkredis.Options{Prefix: s.cfg.RedisPrefix, Logger: s.log})
+		sk, err := sinkredis.New(ctx, s.redis, sinkredis.Options{Prefix: s.cfg.RedisPrefix, Logger: s.log, OnCommit: s.metrics.sinkCommitted})
 		if err != nil {
 			return nil, fmt.Errorf("open sink: %w", err)
 		}
@@ -444,7 +458,7 @@ func (s *Server) openSink(ctx context.Context) (sink.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := sinksqlite.Open(ctx, path, sinksqlite.Config{})
+	sk, err := sinksqlite.Open(ctx, path, sinksqlite.Config{Logger: s.log, OnCommit: s.metrics.sinkCommitted})
 	if err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)
 	}

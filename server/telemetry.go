@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -60,7 +62,11 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 	if idem != "" {
 		b.DedupeKey = "i:" + idem
 	}
-	r, err := sink.Store(ctx, t.sink, b)
+	sctx, span := t.startSpan(ctx, "sink append", trace.SpanKindInternal,
+		attribute.String("ingestgate.workspace_id", b.WorkspaceID), attribute.Int("ingestgate.records", n))
+	r, err := sink.Store(sctx, t.sink, b)
+	span.SetAttributes(attribute.Bool("ingestgate.duplicate", r.Duplicate))
+	endSpan(span, err)
 	if err != nil {
 		return nil, t.sinkError(ctx, err)
 	}
@@ -112,10 +118,13 @@ func (t *telemetryService) ReadTelemetry(ctx context.Context, req *ingestgatev1.
 	if size < 0 {
 		return nil, invalidArg("page_size must not be negative")
 	}
-	entries, err := t.sink.Read(ctx, sink.Query{
+	sctx, span := t.startSpan(ctx, "sink read", trace.SpanKindInternal, attribute.String("ingestgate.workspace_id", req.GetWorkspaceId()))
+	entries, err := t.sink.Read(sctx, sink.Query{
 		WorkspaceID: req.GetWorkspaceId(), After: req.GetAfterCursor(), DeviceID: req.GetDeviceId(),
 		Limit: min(size, sink.MaxReadLimit),
 	})
+	span.SetAttributes(attribute.Int("ingestgate.entries", len(entries)))
+	endSpan(span, err)
 	if err != nil {
 		return nil, t.sinkError(ctx, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,70 +18,87 @@ import (
 )
 
 // certCheckInterval is how often, at most, a handshake looks whether the
-// certificate files changed (a var for tests).
+// certificate or client CA files changed (a var for tests).
 var certCheckInterval = 5 * time.Second
 
-// certReloader serves the certificate in certFile/keyFile and reloads it
-// when either file changes, so a renewed certificate (cert-manager,
-// certbot) is used without a restart. A broken new pair is logged and the
-// last good one kept.
-type certReloader struct {
-	certFile, keyFile string
-	log               *slog.Logger
+// reloading holds what was loaded from some files and loads it again when
+// any of them changes, so a renewed certificate (cert-manager, certbot) or
+// a rotated client CA is used without a restart. A broken new version is
+// logged and the last good one kept.
+type reloading[T any] struct {
+	what  string // for logs: "TLS certificate", "TLS client CA"
+	files []string
+	load  func() (T, error)
+	log   *slog.Logger
 
 	mu      sync.Mutex
-	cert    *tls.Certificate
-	mtimes  [2]time.Time
+	val     T
+	mtimes  []time.Time
 	checked time.Time
 }
 
-func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log}
-	if err := r.load(); err != nil {
+func newReloading[T any](what string, files []string, load func() (T, error), log *slog.Logger) (*reloading[T], error) {
+	r := &reloading[T]{what: what, files: files, load: load, log: log}
+	if err := r.reload(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *certReloader) mtimesNow() ([2]time.Time, error) {
-	var m [2]time.Time
-	for i, f := range []string{r.certFile, r.keyFile} {
+func (r *reloading[T]) mtimesNow() ([]time.Time, error) {
+	m := make([]time.Time, len(r.files))
+	for i, f := range r.files {
 		st, err := os.Stat(f)
 		if err != nil {
-			return m, err
+			return nil, err
 		}
 		m[i] = st.ModTime()
 	}
 	return m, nil
 }
 
-func (r *certReloader) load() error {
+func (r *reloading[T]) reload() error {
 	m, err := r.mtimesNow()
 	if err != nil {
-		return fmt.Errorf("tls certificate: %w", err)
+		return fmt.Errorf("%s: %w", strings.ToLower(r.what), err)
 	}
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	v, err := r.load()
 	if err != nil {
-		return fmt.Errorf("tls certificate: %w", err)
+		return fmt.Errorf("%s: %w", strings.ToLower(r.what), err)
 	}
-	r.cert, r.mtimes, r.checked = &cert, m, time.Now()
+	r.val, r.mtimes, r.checked = v, m, time.Now()
 	return nil
 }
 
-func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+// get returns the current value, first loading it again if the files
+// changed since the last look (at most every certCheckInterval).
+func (r *reloading[T]) get() T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if time.Since(r.checked) >= certCheckInterval {
 		r.checked = time.Now()
-		if m, err := r.mtimesNow(); err == nil && m != r.mtimes {
-			if err := r.load(); err != nil {
-				r.log.Error("reload TLS certificate; still serving the previous one", slog.Any("error", err))
+		if m, err := r.mtimesNow(); err == nil && !slices.Equal(m, r.mtimes) {
+			if err := r.reload(); err != nil {
+				r.log.Error("reload "+r.what+"; still using the previous one", slog.Any("error", err))
 			} else {
-				r.log.Info("reloaded TLS certificate", slog.String("cert", r.certFile))
+				r.log.Info("reloaded "+r.what, slog.String("file", r.files[0]))
 			}
 		}
 	}
-	return r.cert, nil
+	return r.val
+}
+
+// loadCertPool reads PEM CA certificates.
+func loadCertPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate in " + file)
+	}
+	return pool, nil
 }
 
 // tlsConfig is the server side of TLS for gRPC and HTTP alike, or nil for
@@ -89,23 +108,45 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 	if s.cfg.TLSCertFile == "" {
 		return nil, nil
 	}
-	r, err := newCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
+	cert, err := newReloading("TLS certificate", []string{s.cfg.TLSCertFile, s.cfg.TLSKeyFile}, func() (*tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		return &c, err
+	}, s.log)
 	if err != nil {
 		return nil, err
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert.get(), nil }}
 	if s.cfg.TLSClientCAFile != "" {
-		pem, err := os.ReadFile(s.cfg.TLSClientCAFile)
+		cas, err := newReloading("TLS client CA", []string{s.cfg.TLSClientCAFile}, func() (*x509.CertPool, error) {
+			return loadCertPool(s.cfg.TLSClientCAFile)
+		}, s.log)
 		if err != nil {
-			return nil, fmt.Errorf("tls client CA: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("tls client CA: no PEM certificate in " + s.cfg.TLSClientCAFile)
-		}
-		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		// crypto/tls verifies client certificates only against a fixed
+		// ClientCAs; to follow a rotated CA file, the handshake demands a
+		// certificate and verifyClient checks it as RequireAndVerifyClientCert
+		// would, against the current pool.
+		c.ClientAuth = tls.RequireAnyClientCert
+		c.VerifyConnection = func(cs tls.ConnectionState) error { return verifyClient(cs, cas.get()) }
 	}
 	return c, nil
+}
+
+// verifyClient checks a client's chain against roots for client
+// authentication, as crypto/tls does under RequireAndVerifyClientCert.
+func verifyClient(cs tls.ConnectionState, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("tls: client certificate required")
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+		return fmt.Errorf("tls: client certificate: %w", err)
+	}
+	return nil
 }
 
 // tlsOrLocal is TLS for network connections and no handshake for the

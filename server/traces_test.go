@@ -49,8 +49,9 @@ func startOTLPReceiver(t *testing.T) (*otlpReceiver, string) {
 }
 
 // With the standard OTEL_* variables pointing at an OTLP receiver, a node
-// sends a span for every RPC: Connect carries the workspace and the key's
-// display prefix, and nothing exported holds the secret.
+// sends a span for every RPC, with the store, bus and sink calls below it:
+// Connect carries the workspace and the key's display prefix, and nothing
+// exported holds the secret.
 func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	rec, addr := startOTLPReceiver(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
@@ -64,6 +65,8 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	d.waitAcks(2)
 	d.cancel()
 	<-d.done
+	_, err := ingestgatev1.NewTelemetryServiceClient(n.Conn).Publish(deviceCtx(context.Background(), "traced", secret), &ingestgatev1.PublishRequest{Records: records("p", 2)})
+	check(t, "publish", err)
 	n.Stop() // flushes the exporter
 
 	rec.mu.Lock()
@@ -87,6 +90,54 @@ func TestTracesReachAnOTLPReceiver(t *testing.T) {
 	// The node's log lines inside the call carry its trace id.
 	if id := hex.EncodeToString(connect.GetTraceId()); !strings.Contains(n.Logs.String(), "trace_id="+id) {
 		t.Errorf("no log line with the Connect span's trace_id=%s", id)
+	}
+
+	// Below the RPCs: the store's SQL statements (otelsql on SQLite), the
+	// key event's broadcast, the Publish's sink append; and a consumer
+	// span where the node applied the event the bus brought back.
+	byName := map[string][]*tracepb.Span{}
+	byID := map[string]*tracepb.Span{}
+	for _, s := range rec.spans {
+		byName[s.GetName()] = append(byName[s.GetName()], s)
+		byID[string(s.GetSpanId())] = s
+	}
+	parentName := func(s *tracepb.Span) string { return byID[string(s.GetParentSpanId())].GetName() }
+	childOf := func(name, parent string) *tracepb.Span {
+		for _, s := range byName[name] {
+			if parentName(s) == parent {
+				return s
+			}
+		}
+		return nil
+	}
+	if childOf("key_event publish", "ingestgate.v1.IngestKeyService/CreateIngestKey") == nil {
+		t.Error("no key_event publish span under CreateIngestKey")
+	}
+	if sp := childOf("sink append", "ingestgate.v1.TelemetryService/Publish"); sp == nil {
+		t.Error("no sink append span under Publish")
+	}
+	sql := 0
+	for _, s := range rec.spans {
+		for _, a := range s.GetAttributes() {
+			if a.GetKey() == "db.system.name" && a.GetValue().GetStringValue() == "sqlite" && strings.HasPrefix(parentName(s), "ingestgate.v1.") {
+				sql++
+			}
+		}
+	}
+	if sql == 0 {
+		t.Error("no SQL statement spans under the RPCs")
+	}
+	consumed := false
+	for _, s := range byName["key_event receive"] {
+		consumed = consumed || (len(s.GetParentSpanId()) == 0 && s.GetKind() == tracepb.Span_SPAN_KIND_CONSUMER)
+	}
+	if !consumed {
+		t.Error("no root consumer span for a key event received from the bus")
+	}
+	if t.Failed() {
+		for _, s := range rec.spans {
+			t.Logf("span %q under %q", s.GetName(), parentName(s))
+		}
 	}
 	raw := rec.raw.String()
 	if !strings.Contains(raw, "ingestgate-under-test") {

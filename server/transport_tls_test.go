@@ -214,6 +214,44 @@ func TestTLSCertificateReload(t *testing.T) {
 	}
 }
 
+// A client CA written over its file is trusted without a restart, and the
+// CA it replaced no longer is.
+func TestMTLSClientCAReload(t *testing.T) {
+	defer server.SetCertCheckInterval(100 * time.Millisecond)()
+	serverCA, oldCA, newCA := newTestCA(t, "server CA"), newTestCA(t, "old client CA"), newTestCA(t, "new client CA")
+	n, dir := tlsNode(t, serverCA, oldCA)
+	creds := func(ca *testCA) grpc.DialOption {
+		c, k := ca.issue("device-fleet-7", false)
+		cert, err := tls.X509KeyPair(c, k)
+		check(t, "client pair", err)
+		return grpc.WithTransportCredentials(credentials.NewTLS(tlsClientConfig(serverCA, &cert)))
+	}
+	if err := listWorkspaces(t, n, creds(oldCA)); err != nil {
+		t.Fatalf("client of the first CA: %v", err)
+	}
+	if err := listWorkspaces(t, n, creds(newCA)); status.Code(err) != codes.Unavailable {
+		t.Fatalf("client of a CA not yet trusted: %v, want UNAVAILABLE", err)
+	}
+	writeFile(t, filepath.Join(dir, "client-ca.crt"), newCA.pem)
+	deadline := time.Now().Add(waitFor)
+	for {
+		err := listWorkspaces(t, n, creds(newCA))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new client CA is not trusted: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := listWorkspaces(t, n, creds(oldCA)); status.Code(err) != codes.Unavailable {
+		t.Fatalf("client of the replaced CA: %v, want UNAVAILABLE", err)
+	}
+	if !strings.Contains(n.Logs.String(), "reloaded TLS client CA") {
+		t.Error("the reload was not logged")
+	}
+}
+
 // Beyond loopback without TLS the node refuses to start unless plaintext
 // is asked for, and then says so loudly.
 func TestPlaintextBeyondLoopbackIsExplicit(t *testing.T) {

@@ -119,3 +119,12 @@ func Store(ctx context.Context, s Sink, b Batch) (Result, error) {
 		return Result{}, ctx.Err()
 	}
 }
+
+// Commit describes one group commit to a backend's OnCommit hook (which
+// feeds metrics): how many batches and records it held, how long storing
+// them took, and whether it failed as a whole.
+type Commit struct {
+	Batches, Records int
+	Duration         time.Duration
+	Err              error
+}

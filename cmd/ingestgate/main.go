@@ -74,6 +74,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.StringVar(&cfg.KeyPepper, "key-pepper", "", "secret that keys the token hash (HMAC-SHA-256); same on every node, never change it")
 	fs.StringVar(&cfg.BootstrapAPIKey, "bootstrap-api-key", "", "admin API key to create on an empty store (default: generate and print once)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long graceful shutdown may take")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", cfg.DrainDelay, "on SIGTERM, keep serving this long while /readyz and gRPC health say not ready, so load balancers move new connections away first (0: stop at once)")
 	fs.IntVar(&cfg.MaxRequestBytes, "max-request-bytes", cfg.MaxRequestBytes, "largest request body or gRPC message accepted")
 	fs.StringVar(&cfg.Redis, "redis", cfg.Redis, "redis://… URL: key events between nodes over Redis pub/sub (empty: single node, in-process)")
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name in connection listings (default hostname:grpc-port)")

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,11 +41,16 @@ type Store struct {
 // DSN, as pgx accepts), brings the schema up to date and checks the
 // connection. Nodes may Open the same database at once: migrations are
 // serialized by an advisory lock (see apply).
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...keystore.OpenOption) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
 		return nil, errors.New("postgres: invalid connection URL")
+	}
+	if tp := keystore.NewOpenConfig(opts).TracerProvider; tp != nil {
+		// A span per statement (not its arguments: WithIncludeQueryParameters
+		// is left off), named by the statement's first word.
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableAcquireTracer())
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -37,7 +37,8 @@ type Store struct {
 
 // Open opens or creates the database at path, creating its directory if
 // needed, and brings the schema up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...keystore.OpenOption) (*Store, error) {
+	open := sqlOpener(keystore.NewOpenConfig(opts))
 	// The file holds key hashes: created private to its owner.
 	abs, err := sqlitefile.Create(path)
 	if err != nil {
@@ -47,7 +48,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// busy_timeout matters only for other processes (or a checkpoint);
 	// in-process writers queue on the single write connection.
 	common := []string{"busy_timeout(5000)", "foreign_keys(1)"}
-	write, err := sql.Open("sqlite", sqlitefile.DSN(abs, slices.Concat(common, []string{"journal_mode(WAL)", "synchronous(NORMAL)"}), "_txlock=immediate"))
+	write, err := open(sqlitefile.DSN(abs, slices.Concat(common, []string{"journal_mode(WAL)", "synchronous(NORMAL)"}), "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -57,7 +58,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 
 	// query_only makes a stray write through the read pool fail loudly.
-	read, err := sql.Open("sqlite", sqlitefile.DSN(abs, slices.Concat(common, []string{"query_only(1)"})))
+	read, err := open(sqlitefile.DSN(abs, slices.Concat(common, []string{"query_only(1)"})))
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)

@@ -53,6 +53,10 @@ type Stream struct {
 	// Seat is the cluster seat lease the stream holds, set and released by
 	// its owner ("": none).
 	Seat string
+	// Degraded is set while the stream rides on a cached key admitted when
+	// the store was unreachable: its device may not be registered yet, so
+	// a recheck that finds the device missing registers it, not closes it.
+	Degraded atomic.Bool
 
 	// Written once per acked batch: atomics, so listing connections never
 	// contends with the ack path.

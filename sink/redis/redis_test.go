@@ -100,7 +100,8 @@ func TestConsumerGroup(t *testing.T) {
 // TestGroupCommit checks that batches appended concurrently share
 // pipelines instead of taking one round trip each.
 func TestGroupCommit(t *testing.T) {
-	s := newSink(t, testservices.RedisClient(t), sinkredis.Options{Prefix: uniquePrefix(t)})
+	var hooked sinktest.Commits
+	s := newSink(t, testservices.RedisClient(t), sinkredis.Options{Prefix: uniquePrefix(t), OnCommit: hooked.Add})
 	const n = 500
 	var results []<-chan sink.Result
 	for i := range n {
@@ -120,6 +121,10 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if st.Pipelines >= n/2 {
 		t.Fatalf("%d pipelines for %d pipelined batches: no group commit", st.Pipelines, n)
+	}
+	// OnCommit saw each pipeline, with its batches and records.
+	if got, want := hooked.Sum(), (sinktest.CommitSum{Commits: int(st.Pipelines), Batches: n, Records: n}); got != want {
+		t.Fatalf("OnCommit saw %+v, want %+v", got, want)
 	}
 }
 

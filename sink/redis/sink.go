@@ -55,6 +55,9 @@ type Options struct {
 	// Logger receives configuration warnings and failed commits;
 	// slog.Default() if nil.
 	Logger *slog.Logger
+	// OnCommit, if set, is called by the writer after each pipeline.
+	// It must return quickly: the next pipeline waits for it.
+	OnCommit func(sink.Commit)
 }
 
 // Unlimited as Options.MaxLen turns trimming off.

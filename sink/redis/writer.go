@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -109,9 +110,18 @@ func (s *Sink) commit(group []*sink.Request[batch]) {
 	}
 	if n := pipe.Len(); n > 0 {
 		s.stats.pipelines.Add(1)
+		start := time.Now()
 		// Each command's own error is checked below.
-		if _, err := pipe.Exec(ctx); err != nil {
+		_, err := pipe.Exec(ctx)
+		if err != nil {
 			s.log.Error("storing telemetry failed", "error", err, "batches", n)
+		}
+		if s.opts.OnCommit != nil {
+			c := sink.Commit{Batches: len(calls), Duration: time.Since(start), Err: err}
+			for _, cl := range calls {
+				c.Records += len(cl.r.Batch.records)
+			}
+			s.opts.OnCommit(c)
 		}
 	}
 	for _, c := range calls {

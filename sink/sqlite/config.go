@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/ingestgate/ingestgate/sink"
 )
 
 // Config tunes the sink. A zero field takes its default; a negative one is
@@ -30,6 +32,9 @@ type Config struct {
 	// Logger receives what fails in the background (pruning). Default
 	// slog.Default().
 	Logger *slog.Logger
+	// OnCommit, if set, is called by the writer after each group commit.
+	// It must return quickly: the next commit waits for it.
+	OnCommit func(sink.Commit)
 }
 
 // Defaults for the zero Config.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +124,7 @@ func TestConfig(t *testing.T) {
 	}
 	want := Config{QueueSize: 1024, MaxBatchesPerCommit: 1000, MaxRecordsPerCommit: 10_000,
 		DedupeWindow: 24 * time.Hour, PruneInterval: time.Minute, Logger: c.Logger}
-	if c != want || c.Logger == nil {
+	if !reflect.DeepEqual(c, want) || c.Logger == nil {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
 	_, err = Open(t.Context(), filepath.Join(t.TempDir(), "t.db"), Config{QueueSize: -1, DedupeWindow: -time.Second})

@@ -67,7 +67,15 @@ func (s *Sink) commit(group []*sink.Request[batch]) {
 	}
 	s.stats.committing.Store(int64(len(live)))
 	defer s.stats.committing.Store(0)
+	start := time.Now()
 	touched, err := s.store(live)
+	if s.cfg.OnCommit != nil {
+		c := sink.Commit{Batches: len(live), Duration: time.Since(start), Err: err}
+		for _, r := range live {
+			c.Records += len(r.Batch.rows)
+		}
+		s.cfg.OnCommit(c)
+	}
 	if err != nil {
 		for _, r := range live {
 			r.Answer(sink.Result{Err: err})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ingestgate/ingestgate/internal/sqlitefile"
 	"github.com/ingestgate/ingestgate/sink"
+	"github.com/ingestgate/ingestgate/sink/sinktest"
 )
 
 // lockDB takes the database's write lock from another connection, as an
@@ -70,7 +71,10 @@ func TestGroupCommit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "telemetry.db")
-			s := openTest(t, path, tc.cfg)
+			var hooked sinktest.Commits
+			cfg := tc.cfg
+			cfg.OnCommit = hooked.Add
+			s := openTest(t, path, cfg)
 			release := lockDB(t, path)
 
 			results := make([]<-chan sink.Result, tc.batches)
@@ -97,6 +101,10 @@ func TestGroupCommit(t *testing.T) {
 			}
 			if st.Batches != int64(tc.batches) || st.Records != int64(tc.batches*tc.records) || st.Duplicates != 0 || st.Queued != 0 {
 				t.Fatalf("stats %+v, want %d batches, %d records", st, tc.batches, tc.batches*tc.records)
+			}
+			// OnCommit saw each commit, with its batches and records.
+			if got, want := hooked.Sum(), (sinktest.CommitSum{Commits: int(st.Commits), Batches: tc.batches, Records: tc.batches * tc.records}); got != want {
+				t.Fatalf("OnCommit saw %+v, want %+v", got, want)
 			}
 			if n := len(readNames(t, s, "ws-1")); n != tc.batches*tc.records {
 				t.Fatalf("%d records stored, want %d", n, tc.batches*tc.records)
