@@ -444,6 +444,10 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 // by a cluster's nodes and readable by consumer groups), or the embedded
 // SQLite file.
 func (s *Server) openSink(ctx context.Context) (sink.Sink, error) {
+	if s.cfg.Sink == SinkDiscard {
+		s.log.Warn("BENCHMARK MODE: --sink discard acknowledges telemetry without storing it")
+		return discardSink{}, nil
+	}
 	if s.cfg.Sink == "redis" {
 		if s.redis == nil {
 			return nil, fmt.Errorf("sink redis needs --redis")
