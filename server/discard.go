@@ -36,5 +36,5 @@ func (discardSink) Append(ctx context.Context, _ sink.Batch) <-chan sink.Result 
 }
 
 func (discardSink) Read(context.Context, sink.Query) ([]sink.Entry, error) { return nil, nil }
-func (discardSink) EndCursor(context.Context, string) (string, error)     { return "", nil }
-func (discardSink) Close() error                                          { return nil }
+func (discardSink) EndCursor(context.Context, string) (string, error)      { return "", nil }
+func (discardSink) Close() error                                           { return nil }
