@@ -104,7 +104,10 @@ type Server struct {
 
 // now is the clock for records: UTC at the store's microsecond precision,
 // so what a call returns equals what a later read returns.
-func (s *Server) now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+func (s *Server) now() time.Time { return storeTime(time.Now()) }
+
+// storeTime is t as the store keeps it.
+func storeTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
 // New opens the store, bootstraps an empty one, and binds the listeners.
 // On error everything opened so far is closed.
@@ -270,9 +273,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		errc <- s.http.Serve(s.httpLis)
 	}()
+	stopPprof, err := s.servePprof()
+	if err != nil {
+		s.shutdown(func() { stopUsage(); <-usageDone })
+		return err
+	}
+	defer stopPprof()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -246,7 +247,12 @@ func (d *device) session(ctx context.Context) error {
 			<-slots
 		}
 	}()
+	// Devices start at random phases: paced in lockstep they would send in
+	// bursts, and the latency measured would be the bursts' queueing.
 	next := time.Now()
+	if d.interval > 0 {
+		next = next.Add(rand.N(d.interval))
+	}
 	for seq := uint64(1); !d.stopped.Load(); seq++ {
 		if d.interval > 0 {
 			next = next.Add(d.interval)

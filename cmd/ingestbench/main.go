@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -39,6 +40,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	// INGESTBENCH_CPUPROFILE=file profiles the load generator itself, to
+	// tell its cost from the node's.
+	if f := getenv("INGESTBENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			fmt.Fprintln(stderr, "ingestbench:", err)
+			return 1
+		}
+		defer out.Close()
+		pprof.StartCPUProfile(out)
+		defer pprof.StopCPUProfile()
 	}
 	var err error
 	switch args[0] {
