@@ -19,8 +19,8 @@ import (
 // (a reason, a transport, a credential kind): never a key, secret, device
 // or workspace id.
 type metrics struct {
-	streamsOpened   metric.Int64Counter
-	streamsClosed   metric.Int64Counter
+	streamsOpened metric.Int64Counter
+	streamsClosed metric.Int64Counter
 	// Records and batches are counted with atomics on the ingest path
 	// and read when scraped: a synchronous OTel counter costs an
 	// attribute-set lookup per call, a tenth of a batch's CPU at batch 1.
