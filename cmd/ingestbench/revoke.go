@@ -78,7 +78,9 @@ type revokeResult struct {
 }
 
 type quantiles struct {
-	P50, P99, Max float64
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
 }
 
 func quantilesOf(ms []float64) quantiles {

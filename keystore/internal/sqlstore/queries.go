@@ -93,7 +93,15 @@ func (r Reader) filter() filter { return filter{d: r.sql.d} }
 // Tx is a keystore.Tx: the Reader over the transaction plus the writes.
 type Tx struct {
 	Reader
+	// logs are the audit logs AppendEvent wrote to, in order: the rows a
+	// PostgreSQL backend serializes writers on (see Logs).
+	logs []string
 }
+
+// Logs returns the audit logs this transaction appended to (each once),
+// so a backend whose attempt lost a conflict on a log's counter can take
+// that log's lock before the next attempt.
+func (t *Tx) Logs() []string { return t.logs }
 
 var _ keystore.Tx = (*Tx)(nil)
 
