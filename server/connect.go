@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -30,7 +32,32 @@ type connectStream = grpc.BidiStreamingServer[ingestgatev1.ConnectRequest, inges
 // (revocation, scope change, ...) arrives through the registry: the stream
 // sends Goodbye and ends with the closure's status.
 func (t *telemetryService) Connect(ss connectStream) error {
-	st, k, err := t.openStream(ss.Context())
+	// Authentication and the store reads (deep SQLite and pgx call
+	// stacks) run on a goroutine of their own: the stack they grow goes
+	// with it, instead of staying with this one for the days an idle
+	// stream lives (a fleet's memory is mostly idle streams).
+	var (
+		st    *registry.Stream
+		k     *keystore.IngestKey
+		err   error
+		crash any
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		// A panic belongs to the handler, whose recovery logs it: carry
+		// it over with the stack where it happened.
+		defer func() {
+			if p := recover(); p != nil {
+				crash = fmt.Sprintf("%v\n%s", p, debug.Stack())
+			}
+		}()
+		st, k, err = t.openStream(ss.Context())
+	}()
+	<-done
+	if crash != nil {
+		panic(crash)
+	}
 	if err != nil {
 		var r *refusal
 		if errors.As(err, &r) && r.reason != ingestgatev1.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
