@@ -25,6 +25,7 @@ type ingestOptions struct {
 	devices, conns, batch, window int
 	rate                          float64 // batches/s over all devices; 0: as fast as acks allow
 	mqtt                          string  // mqtt://…: load an MQTT broker instead
+	publish                       bool    // unary Publish calls instead of streams
 	duration, warmup              time.Duration
 	json                          bool
 }
@@ -42,6 +43,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring (not counted)")
 	fs.StringVar(&o.mqtt, "mqtt", "", "mqtt://user:password@host:port: run the same workload against an MQTT broker (QoS 1 publishes; PUBACK is the ack) instead of ingestgate")
+	fs.BoolVar(&o.publish, "publish", false, "send each batch as a unary Publish call (HTTP devices' path, over gRPC) instead of on a stream")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (progress stays on stderr)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -90,6 +92,9 @@ func (o *ingestOptions) targetName() string {
 		u, _ := url.Parse(o.mqtt)
 		return "mqtt://" + u.Host
 	}
+	if o.publish {
+		return "grpc://" + o.addr + " (Publish)"
+	}
 	return "grpc://" + o.addr
 }
 
@@ -130,7 +135,11 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 			conns[i] = c
 		}
 		opener = func(i int) func(ctx context.Context, id string) (link, error) {
-			return openGRPC(ingestgatev1.NewTelemetryServiceClient(conns[i%nconns]), key, o.batch)
+			client := ingestgatev1.NewTelemetryServiceClient(conns[i%nconns])
+			if o.publish {
+				return openPublish(client, key, o.batch, o.window)
+			}
+			return openGRPC(client, key, o.batch)
 		}
 	}
 	r := &load{o: o, errs: map[string]int{}}

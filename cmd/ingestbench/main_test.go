@@ -60,6 +60,19 @@ func TestIngestAgainstANode(t *testing.T) {
 	}
 }
 
+// The unary Publish path: each batch a call, its reply the ack.
+func TestIngestWithPublish(t *testing.T) {
+	n := servertest.Start(t)
+	r := benchJSON(t, "ingest", "--addr", n.GRPCAddr, "--api-key", n.AdminKey, "--publish", "--devices", "2", "--batch", "3",
+		"--window", "4", "--duration", "500ms", "--warmup", "100ms")
+	if r.Records == 0 || r.Records != 3*r.Batches || len(r.ErrorsByCode) != 0 || !strings.HasSuffix(r.TargetAddress, "(Publish)") {
+		t.Fatalf("result %+v", r)
+	}
+	if got := len(n.ReadTelemetry(t, "default", "bench-1")); int64(got) < r.Records/2 {
+		t.Fatalf("%d records stored for bench-1", got)
+	}
+}
+
 // A key the node refuses shows up as errors by code, not as throughput.
 func TestIngestCountsRefusals(t *testing.T) {
 	n := servertest.Start(t)
