@@ -76,15 +76,16 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 
 // load is what all devices share during one run.
 type load struct {
-	o         ingestOptions
-	measuring atomic.Bool // past the warmup
-	stopped   atomic.Bool
-	start     time.Time // of the measurement
-	records   atomic.Int64
-	batches   atomic.Int64
-	errMu     sync.Mutex
-	errs      map[string]int
-	hists     []*hdrhistogram.Histogram // one per device, merged at the end
+	o          ingestOptions
+	measuring  atomic.Bool // past the warmup
+	stopped    atomic.Bool
+	start      time.Time // of the measurement
+	records    atomic.Int64
+	batches    atomic.Int64
+	duplicates atomic.Int64 // acked as stored before: not counted above
+	errMu      sync.Mutex
+	errs       map[string]int
+	hists      []*hdrhistogram.Histogram // one per device, merged at the end
 }
 
 func (o *ingestOptions) targetName() string {
@@ -202,10 +203,12 @@ func rateText(rate float64) string {
 
 // link is one device's connection to the server under test: it sends
 // batch seq, and next returns the seq of the next acknowledged batch, in
-// send order.
+// send order, and whether the server said it was a duplicate (stored
+// before: a benchmark that counted those would measure the dedupe check,
+// not the sink).
 type link interface {
 	send(seq uint64) error
-	next() (uint64, error)
+	next() (seq uint64, duplicate bool, err error)
 	close()
 }
 
@@ -243,15 +246,19 @@ func (d *device) session(ctx context.Context) error {
 	recvErr := make(chan error, 1)
 	go func() {
 		for {
-			seq, err := l.next()
+			seq, dup, err := l.next()
 			if err != nil {
 				recvErr <- err
 				return
 			}
 			if t := sent[seq%uint64(w)].Load(); t != 0 && d.measuring.Load() {
 				d.hist.RecordValue(max(1, (time.Now().UnixNano()-t)/1e3))
-				d.records.Add(int64(d.o.batch))
-				d.batches.Add(1)
+				if dup {
+					d.duplicates.Add(1)
+				} else {
+					d.records.Add(int64(d.o.batch))
+					d.batches.Add(1)
+				}
 			}
 			<-slots
 		}
@@ -304,7 +311,11 @@ func records(n int) []*ingestgatev1.Record {
 
 // grpcLink is a Connect stream.
 type grpcLink struct {
-	s      grpc.BidiStreamingClient[ingestgatev1.ConnectRequest, ingestgatev1.ConnectResponse]
+	s grpc.BidiStreamingClient[ingestgatev1.ConnectRequest, ingestgatev1.ConnectResponse]
+	// base makes this stream's seqs new to the node, as the SDK's are
+	// (it starts at the clock): seqs the device used before, in an
+	// earlier run, would be acked as duplicates without being stored.
+	base   uint64
 	batch  *ingestgatev1.TelemetryBatch
 	req    *ingestgatev1.ConnectRequest
 	cancel context.CancelFunc
@@ -319,23 +330,23 @@ func openGRPC(client ingestgatev1.TelemetryServiceClient, key string, batch int)
 			return nil, err
 		}
 		b := &ingestgatev1.TelemetryBatch{Records: records(batch)}
-		return &grpcLink{s: s, batch: b, req: &ingestgatev1.ConnectRequest{Message: &ingestgatev1.ConnectRequest_Batch{Batch: b}}, cancel: cancel}, nil
+		return &grpcLink{s: s, base: uint64(time.Now().UnixNano()), batch: b, req: &ingestgatev1.ConnectRequest{Message: &ingestgatev1.ConnectRequest_Batch{Batch: b}}, cancel: cancel}, nil
 	}
 }
 
 func (g *grpcLink) send(seq uint64) error {
-	g.batch.Seq = seq
+	g.batch.Seq = g.base + seq
 	return g.s.Send(g.req) // io.EOF when the stream ended: next has its status
 }
 
-func (g *grpcLink) next() (uint64, error) {
+func (g *grpcLink) next() (uint64, bool, error) {
 	for {
 		m, err := g.s.Recv()
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		if a := m.GetAck(); a != nil {
-			return a.GetSeq(), nil
+			return a.GetSeq() - g.base, a.GetDuplicate(), nil
 		}
 		// Throttle: the node paces us; Goodbye: the status follows.
 	}

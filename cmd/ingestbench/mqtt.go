@@ -66,13 +66,13 @@ func (m *mqttLink) send(seq uint64) error {
 	return nil
 }
 
-func (m *mqttLink) next() (uint64, error) {
+func (m *mqttLink) next() (uint64, bool, error) {
 	p := <-m.pending
 	<-p.tok.Done()
 	if err := p.tok.Error(); err != nil {
-		return 0, fmt.Errorf("mqtt publish: %w", err)
+		return 0, false, fmt.Errorf("mqtt publish: %w", err)
 	}
-	return p.seq, nil
+	return p.seq, false, nil
 }
 
 func (m *mqttLink) close() {

@@ -20,7 +20,12 @@ type publishLink struct {
 
 type call struct {
 	seq  uint64
-	done chan error
+	done chan reply
+}
+
+type reply struct {
+	duplicate bool
+	err       error
 }
 
 func openPublish(client ingestgatev1.TelemetryServiceClient, key string, batch, window int) func(ctx context.Context, id string) (link, error) {
@@ -31,21 +36,23 @@ func openPublish(client ingestgatev1.TelemetryServiceClient, key string, batch, 
 }
 
 func (p *publishLink) send(seq uint64) error {
-	c := call{seq: seq, done: make(chan error, 1)}
+	c := call{seq: seq, done: make(chan reply, 1)}
 	p.pending <- c
 	go func() {
-		_, err := p.client.Publish(p.ctx, &ingestgatev1.PublishRequest{Records: p.records})
-		c.done <- err
+		// No idempotency key: every call is a new batch.
+		r, err := p.client.Publish(p.ctx, &ingestgatev1.PublishRequest{Records: p.records})
+		c.done <- reply{r.GetDuplicate(), err}
 	}()
 	return nil
 }
 
-func (p *publishLink) next() (uint64, error) {
+func (p *publishLink) next() (uint64, bool, error) {
 	c := <-p.pending
-	if err := <-c.done; err != nil {
-		return 0, err
+	r := <-c.done
+	if r.err != nil {
+		return 0, false, r.err
 	}
-	return c.seq, nil
+	return c.seq, r.duplicate, nil
 }
 
 func (p *publishLink) close() {}

@@ -22,6 +22,7 @@ type result struct {
 	Seconds       float64        `json:"seconds"`
 	Records       int64          `json:"records_acked"`
 	Batches       int64          `json:"batches_acked"`
+	Duplicates    int64          `json:"batches_acked_as_duplicates"`
 	RecordsPerSec float64        `json:"records_per_second"`
 	BatchesPerSec float64        `json:"batches_per_second"`
 	LatencyMs     latency        `json:"ack_latency_ms"`
@@ -50,7 +51,7 @@ func (r *load) result(elapsed time.Duration) *result {
 	}
 	res := &result{
 		Workload: "ingest", Devices: r.o.devices, Connections: nconns, Batch: r.o.batch, Window: r.o.window, TargetRate: r.o.rate,
-		Seconds: elapsed.Seconds(), Records: r.records.Load(), Batches: r.batches.Load(),
+		Seconds: elapsed.Seconds(), Records: r.records.Load(), Batches: r.batches.Load(), Duplicates: r.duplicates.Load(),
 		LatencyMs: latency{
 			P50: ms(all.ValueAtQuantile(50)), P90: ms(all.ValueAtQuantile(90)),
 			P99: ms(all.ValueAtQuantile(99)), Max: ms(all.Max()),
@@ -73,6 +74,9 @@ func writeJSON(w io.Writer, v any) error {
 func (r *result) writeText(w io.Writer) {
 	fmt.Fprintf(w, "acked:       %.0f records/s, %.0f batches/s (%d records in %.1fs)\n", r.RecordsPerSec, r.BatchesPerSec, r.Records, r.Seconds)
 	fmt.Fprintf(w, "ack latency: p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms\n", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max)
+	if r.Duplicates > 0 {
+		fmt.Fprintf(w, "duplicates:  %d batches acked as stored before (not counted above)\n", r.Duplicates)
+	}
 	if len(r.ErrorsByCode) == 0 {
 		fmt.Fprintln(w, "errors:      none")
 		return
