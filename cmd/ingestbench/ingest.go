@@ -79,7 +79,8 @@ type load struct {
 	o          ingestOptions
 	measuring  atomic.Bool // past the warmup
 	stopped    atomic.Bool
-	start      time.Time // of the measurement
+	done       chan struct{} // closed with stopped: wakes paced devices
+	start      time.Time     // of the measurement
 	records    atomic.Int64
 	batches    atomic.Int64
 	duplicates atomic.Int64 // acked as stored before: not counted above
@@ -143,7 +144,7 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 			return openGRPC(client, key, o.batch)
 		}
 	}
-	r := &load{o: o, errs: map[string]int{}}
+	r := &load{o: o, errs: map[string]int{}, done: make(chan struct{})}
 	var interval time.Duration // between one device's batches
 	if o.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(o.devices) / o.rate)
@@ -187,6 +188,7 @@ wait:
 	elapsed := time.Since(r.start)
 	r.measuring.Store(false)
 	r.stopped.Store(true)
+	close(r.done)
 	wg.Wait()
 	if !r.start.IsZero() && ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -251,6 +253,9 @@ func (d *device) session(ctx context.Context) error {
 				recvErr <- err
 				return
 			}
+			// Every ack received while measuring counts, whenever its
+			// batch was sent: counting only batches sent after the warmup
+			// undercounts a node whose queues hold seconds of batches.
 			if t := sent[seq%uint64(w)].Load(); t != 0 && d.measuring.Load() {
 				d.hist.RecordValue(max(1, (time.Now().UnixNano()-t)/1e3))
 				if dup {
@@ -273,7 +278,11 @@ func (d *device) session(ctx context.Context) error {
 		if d.interval > 0 {
 			next = next.Add(d.interval)
 			if wait := time.Until(next); wait > 0 {
-				time.Sleep(wait)
+				select {
+				case <-time.After(wait):
+				case <-d.done:
+					return nil
+				}
 			}
 		}
 		select {
@@ -281,12 +290,7 @@ func (d *device) session(ctx context.Context) error {
 		case err := <-recvErr:
 			return err
 		}
-		// Only batches sent while measuring are timed and counted.
-		at := int64(0)
-		if d.measuring.Load() {
-			at = time.Now().UnixNano()
-		}
-		sent[seq%uint64(w)].Store(at)
+		sent[seq%uint64(w)].Store(time.Now().UnixNano())
 		if err := l.send(seq); err != nil {
 			// The link's own account of why (a gRPC status) comes from next.
 			select {
