@@ -2,13 +2,8 @@ package server_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"strings"
 	"testing"
-	"time"
-
-	"google.golang.org/grpc/codes"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/server"
@@ -33,59 +28,5 @@ func TestDiscardSinkOnlyWhenAskedFor(t *testing.T) {
 	}
 	if !strings.Contains(n.Logs.String(), "BENCHMARK MODE") {
 		t.Error("no warning that telemetry is not stored")
-	}
-}
-
-// Profiles are served on their own loopback listener when asked for, and
-// never beyond loopback.
-func TestPprofOnLoopbackOnly(t *testing.T) {
-	cfg := server.DefaultConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.DataDir, cfg.PprofAddr = "127.0.0.1:0", "127.0.0.1:0", t.TempDir(), "0.0.0.0:6060"
-	if _, err := server.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "loopback") {
-		t.Fatalf("pprof beyond loopback: %v, want a refusal", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	check(t, "listen", err)
-	addr := l.Addr().String()
-	l.Close()
-	n := servertest.Start(t, func(c *server.Config) { c.PprofAddr = addr })
-	resp, err := servertest.HTTPClient.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
-	check(t, "GET a profile", err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "goroutine profile") {
-		t.Fatalf("goroutine profile: %d %.200s", resp.StatusCode, body)
-	}
-	if resp, err := servertest.HTTPClient.Get(n.BaseURL() + "/debug/pprof/"); err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
-			t.Fatal("the API port serves profiles")
-		}
-	}
-}
-
-// A stream that keeps sending outlives the idle timeout; one that stops is
-// closed (UNAVAILABLE, no Goodbye: reconnecting with data is fine) about a
-// timeout after its last batch.
-func TestIdleStreamsAreClosed(t *testing.T) {
-	const timeout = 300 * time.Millisecond
-	n := servertest.Start(t, func(c *server.Config) { c.StreamIdleTimeout = timeout })
-	_, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
-	d := openStream(t, n, "chatty", secret)
-	for seq := uint64(2); seq <= 8; seq++ { // 700ms of batches, every 100ms
-		time.Sleep(100 * time.Millisecond)
-		check(t, "send", d.send(seq, record("r", 1)))
-	}
-	d.waitAcks(8)
-	if d.ended() {
-		t.Fatalf("a stream sending every 100ms was closed as idle: %v", d.end)
-	}
-	last := time.Now()
-	gb, st := d.waitEnd()
-	if gb != nil || st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "idle") {
-		t.Fatalf("idle stream ended with goodbye %v, status %v", gb, st)
-	}
-	if idle := time.Since(last); idle < timeout-50*time.Millisecond {
-		t.Fatalf("closed %v after its last batch, before the %v idle timeout", idle, timeout)
 	}
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -9,16 +8,13 @@ import (
 	"time"
 )
 
-// servePprof serves Go's profiles (/debug/pprof/) on cfg.PprofAddr, a
-// listener of its own so the API port never exposes them. Loopback only:
-// profiles show the node's internals and cost CPU on demand.
-func (s *Server) servePprof() (stop func(), err error) {
-	if s.cfg.PprofAddr == "" {
-		return func() {}, nil
-	}
-	l, err := net.Listen("tcp", s.cfg.PprofAddr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listen: %w", err)
+// servePprof serves Go's profiles (/debug/pprof/) on the listener New
+// bound for cfg.PprofAddr (loopback only: profiles show the node's
+// internals and cost CPU on demand), apart from the API port. It returns
+// what stops it.
+func (s *Server) servePprof() (stop func()) {
+	if s.pprofLis == nil {
+		return func() {}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -27,7 +23,15 @@ func (s *Server) servePprof() (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	s.log.Info("serving Go profiles", slog.String("pprof", l.Addr().String()))
-	return func() { srv.Close() }, nil
+	go srv.Serve(s.pprofLis)
+	s.log.Info("serving Go profiles", slog.String("pprof", s.pprofLis.Addr().String()))
+	return func() { srv.Close() }
+}
+
+// listenPprof binds cfg.PprofAddr, if set.
+func (s *Server) listenPprof() (err error) {
+	if s.cfg.PprofAddr != "" {
+		s.pprofLis, err = net.Listen("tcp", s.cfg.PprofAddr)
+	}
+	return err
 }

@@ -98,6 +98,8 @@ type Server struct {
 	gwDir   string
 	grpcLis net.Listener
 	httpLis net.Listener
+	// pprofLis serves Go's profiles (nil without cfg.PprofAddr).
+	pprofLis net.Listener
 
 	closeOnce sync.Once
 }
@@ -229,6 +231,9 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.httpLis, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
+	if err := s.listenPprof(); err != nil {
+		return nil, fmt.Errorf("pprof listen: %w", err)
+	}
 	s.nodeName = cfg.nodeName(s.GRPCAddr())
 	if s.redis != nil {
 		s.conns = conns.NewCluster(ctx, s.redis, conns.Options{Prefix: cfg.RedisPrefix, Instance: s.instance, Local: s.localConns, Log: s.log})
@@ -277,14 +282,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		errc <- s.http.Serve(s.httpLis)
 	}()
-	stopPprof, err := s.servePprof()
-	if err != nil {
-		s.shutdown(func() { stopUsage(); <-usageDone })
-		return err
-	}
-	defer stopPprof()
+	defer s.servePprof()()
 	s.log.Info("serving", slog.String("grpc", s.GRPCAddr()), slog.String("http", s.HTTPAddr()))
 
+	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -336,7 +337,7 @@ func (s *Server) Close() {
 		if s.gwConn != nil {
 			s.gwConn.Close()
 		}
-		for _, l := range []net.Listener{s.httpLis, s.grpcLis, s.gwLis} {
+		for _, l := range []net.Listener{s.httpLis, s.grpcLis, s.gwLis, s.pprofLis} {
 			if l != nil {
 				l.Close()
 			}

@@ -39,11 +39,8 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&o.metrics, "metrics", "", "the node's /metrics URL (e.g. http://127.0.0.1:8080/metrics): report its resident memory per stream")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "wait after the last open before reading the node's memory")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if o.streams < 1 || o.conns < 0 || o.rate < 0 || o.concurrency < 1 {
 		fmt.Fprintln(stderr, "ingestbench connect: --streams and --concurrency must be at least 1")
@@ -55,14 +52,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	defer cleanup()
 	res, err := connect(ctx, o, key, stderr)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return writeJSON(stdout, res)
-	}
-	res.writeText(stdout)
-	return nil
+	return emit(stdout, o.json, res, err)
 }
 
 type connectResult struct {

@@ -45,11 +45,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.StringVar(&o.mqtt, "mqtt", "", "mqtt://user:password@host:port: run the same workload against an MQTT broker (QoS 1 publishes; PUBACK is the ack) instead of ingestgate")
 	fs.BoolVar(&o.publish, "publish", false, "send each batch as a unary Publish call (HTTP devices' path, over gRPC) instead of on a stream")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (progress stays on stderr)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if o.devices < 1 || o.batch < 1 || o.window < 1 || o.conns < 0 || o.rate < 0 || o.duration <= 0 || o.warmup < 0 {
 		fmt.Fprintln(stderr, "ingestbench ingest: --devices, --batch and --window must be at least 1, --duration positive, the rest not negative")
@@ -64,14 +61,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	defer cleanup()
 	res, err := ingest(ctx, o, key, stderr)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return writeJSON(stdout, res)
-	}
-	res.writeText(stdout)
-	return nil
+	return emit(stdout, o.json, res, err)
 }
 
 // load is what all devices share during one run.

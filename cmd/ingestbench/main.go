@@ -82,3 +82,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 // errUsage is a bad flag, already reported by the flag set.
 var errUsage = errors.New("usage")
+
+// parseFlags parses a workload's flags: flag.ErrHelp for --help, errUsage
+// (already reported by the flag set) for a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}

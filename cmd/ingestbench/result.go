@@ -87,3 +87,18 @@ func (r *result) writeText(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 }
+
+// report is a workload's result.
+type report interface{ writeText(io.Writer) }
+
+// emit prints a workload's result as text or JSON, or returns its error.
+func emit[R report](stdout io.Writer, asJSON bool, res R, err error) error {
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(stdout, res)
+	}
+	res.writeText(stdout)
+	return nil
+}

@@ -39,11 +39,8 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.IntVar(&o.conns, "conns", 0, "gRPC connections per node the streams share (0: one per 100 streams)")
 	fs.IntVar(&o.reps, "reps", 5, "revocations to time")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	o.addrs = strings.Split(addrs, ",")
 	if o.streams < 1 || o.others < 0 || o.conns < 0 || o.reps < 1 || o.apiKey == "" || slices.Contains(o.addrs, "") {
@@ -51,14 +48,7 @@ func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return errUsage
 	}
 	res, err := revoke(ctx, o, stderr)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		return writeJSON(stdout, res)
-	}
-	res.writeText(stdout)
-	return nil
+	return emit(stdout, o.json, res, err)
 }
 
 type revokeResult struct {
