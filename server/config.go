@@ -82,8 +82,15 @@ type Config struct {
 
 	// Sink selects where telemetry goes: empty means SQLite in DataDir
 	// (telemetry.db), "sqlite:<path>", or "redis" (Redis Streams on the
-	// Redis of the Redis field, shared by a cluster).
+	// Redis of the Redis field, shared by a cluster). SinkDiscard, for
+	// benchmarks only, stores nothing and needs AllowDiscardSink.
 	Sink string
+	// PprofAddr, when set (loopback only), serves Go's profiles at
+	// /debug/pprof/ on a listener of its own.
+	PprofAddr string
+	// AllowDiscardSink must be set for Sink SinkDiscard: acknowledging
+	// telemetry that is thrown away is never a default or an accident.
+	AllowDiscardSink bool
 	// MaxRecordsPerBatch bounds one TelemetryBatch or Publish.
 	MaxRecordsPerBatch int
 	// MaxStreamsPerKey applies to keys without their own limit;
@@ -157,6 +164,12 @@ func (c *Config) validate() error {
 	}
 	if c.IngestKeyPrefix == c.APIKeyPrefix {
 		return fmt.Errorf("key-prefix and api-key-prefix must differ (both %q)", c.IngestKeyPrefix)
+	}
+	if c.PprofAddr != "" && !isLoopback(c.PprofAddr) {
+		return fmt.Errorf("pprof-addr %q: profiles are served on loopback only", c.PprofAddr)
+	}
+	if c.Sink == SinkDiscard && !c.AllowDiscardSink {
+		return fmt.Errorf("sink %q acknowledges telemetry without storing it; it is for benchmarks only and needs --benchmark-discard-telemetry", SinkDiscard)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return fmt.Errorf("shutdown-timeout must be positive")

@@ -131,6 +131,9 @@ func (s *Server) admitDevice(ctx context.Context, k keystore.IngestKey, deviceID
 		return s.registerDevice(ctx, k, deviceID)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return d, status.FromContextError(ctx.Err()).Err() // the caller gave up: not the store's fault
+		}
 		s.log.ErrorContext(ctx, "read device", slog.Any("error", err))
 		return d, status.Error(codes.Unavailable, "cannot read the device registry right now; retry")
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -18,10 +19,12 @@ import (
 // (a reason, a transport, a credential kind): never a key, secret, device
 // or workspace id.
 type metrics struct {
-	streamsOpened   metric.Int64Counter
-	streamsClosed   metric.Int64Counter
-	records         metric.Int64Counter
-	batches         metric.Int64Counter
+	streamsOpened metric.Int64Counter
+	streamsClosed metric.Int64Counter
+	// Records and batches are counted with atomics on the ingest path
+	// and read when scraped: a synchronous OTel counter costs an
+	// attribute-set lookup per call, a tenth of a batch's CPU at batch 1.
+	stream, publish ingestCounts
 	ackLatency      metric.Float64Histogram
 	authFailures    metric.Int64Counter
 	eventsPublished metric.Int64Counter
@@ -65,8 +68,6 @@ func newMetrics(mp metric.MeterProvider, g gauges) (*metrics, error) {
 	}
 	out.streamsOpened = counter("ingestgate.streams.opened", "{stream}", "Device streams admitted.")
 	out.streamsClosed = counter("ingestgate.streams.closed", "{stream}", "Device streams ended, by reason (a Goodbye reason, or client/error when the device or the transport ended it).")
-	out.records = counter("ingestgate.records.ingested", "{record}", "Records stored and acknowledged, by transport (stream, publish).")
-	out.batches = counter("ingestgate.batches.ingested", "{batch}", "Batches stored and acknowledged, by transport.")
 	out.ackLatency = seconds("ingestgate.ack.latency", "From a stream batch's arrival to its acknowledgement (rate limiting, queueing and the durable commit).")
 	out.authFailures = counter("ingestgate.auth.failures", "{failure}", "Refused credentials, by credential kind and reason.")
 	out.eventsPublished = counter("ingestgate.key_events.published", "{event}", "Key events this node committed and broadcast.")
@@ -83,6 +84,21 @@ func newMetrics(mp metric.MeterProvider, g gauges) (*metrics, error) {
 			return nil
 		}))
 	errs = append(errs, err)
+	for _, c := range []struct {
+		name, unit, desc string
+		count            func(*ingestCounts) int64
+	}{
+		{"ingestgate.records.ingested", "{record}", "Records stored and acknowledged, by transport (stream, publish).", func(c *ingestCounts) int64 { return c.records.Load() }},
+		{"ingestgate.batches.ingested", "{batch}", "Batches stored and acknowledged, by transport.", func(c *ingestCounts) int64 { return c.batches.Load() }},
+	} {
+		_, err = m.Int64ObservableCounter(c.name, metric.WithUnit(c.unit), metric.WithDescription(c.desc),
+			metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+				o.Observe(c.count(&out.stream), transportStream)
+				o.Observe(c.count(&out.publish), transportPublish)
+				return nil
+			}))
+		errs = append(errs, err)
+	}
 	_, err = m.Int64ObservableCounter("ingestgate.auth.cache.lookups", metric.WithUnit("{lookup}"),
 		metric.WithDescription("Well-formed credentials checked against the verification cache, by credential kind and result (hit, negative_hit: a cached unknown secret, miss: read from the store)."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -127,10 +143,13 @@ var (
 	transportPublish = metric.WithAttributes(attribute.String("transport", "publish"))
 )
 
+// ingestCounts are one transport's stored records and batches.
+type ingestCounts struct{ records, batches atomic.Int64 }
+
 // ingested counts one stored batch.
-func (m *metrics) ingested(ctx context.Context, records int, transport metric.AddOption) {
-	m.records.Add(ctx, int64(records), transport)
-	m.batches.Add(ctx, 1, transport)
+func (c *ingestCounts) ingested(records int) {
+	c.records.Add(int64(records))
+	c.batches.Add(1)
 }
 
 // closed counts a stream's end: the Goodbye reason of a server-side close,

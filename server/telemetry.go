@@ -71,8 +71,8 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 		return nil, t.sinkError(ctx, err)
 	}
 	if !r.Duplicate {
-		t.usage.add(k.WorkspaceID, k.ID, deviceID, n)
-		t.metrics.ingested(ctx, n, transportPublish)
+		t.usage.add(k.WorkspaceID, k.ID, deviceID, n, b.ReceiveTime)
+		t.metrics.publish.ingested(n)
 	}
 	return &ingestgatev1.PublishResponse{AcceptedRecords: uint32(n), Duplicate: r.Duplicate}, nil
 }

@@ -29,8 +29,8 @@ func newUsageTracker(store keystore.Store, log *slog.Logger) *usageTracker {
 }
 
 // add counts one stored batch of n records.
-func (u *usageTracker) add(ws, keyID, deviceID string, n int) {
-	now := time.Now().UTC().Truncate(time.Microsecond)
+func (u *usageTracker) add(ws, keyID, deviceID string, n int, at time.Time) {
+	now := storeTime(at)
 	u.mu.Lock()
 	k := u.keys[keyID]
 	if k == nil {

@@ -80,6 +80,8 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name in connection listings (default hostname:grpc-port)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", cfg.RedisPrefix, "prefix of every Redis key and channel ingestgate uses")
 	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), sqlite:<path>, or redis (Redis Streams on --redis)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (empty: off)")
+	fs.BoolVar(&cfg.AllowDiscardSink, "benchmark-discard-telemetry", false, "allow --sink discard, which acknowledges telemetry WITHOUT STORING IT (benchmarks of the ingest path only)")
 	fs.IntVar(&cfg.MaxRecordsPerBatch, "max-records-per-batch", cfg.MaxRecordsPerBatch, "most records in one batch or publish")
 	fs.IntVar(&cfg.MaxStreamsPerKey, "max-streams-per-key", cfg.MaxStreamsPerKey, "open streams per ingest key (across the cluster with --redis), for keys without their own limit (0: unlimited)")
 	fs.IntVar(&cfg.MaxStreamsPerDevice, "max-streams-per-device", cfg.MaxStreamsPerDevice, "open streams per device (across the cluster with --redis) (0: unlimited)")

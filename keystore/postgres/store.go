@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -74,32 +75,66 @@ func Open(ctx context.Context, url string, opts ...keystore.OpenOption) (*Store,
 // 40001, 40P01) the transaction is rolled back and fn runs again, up to
 // maxAttempts times in all. A panic in fn rolls back and continues up the
 // stack, so the server's recovery logs it with its stack.
+//
+// Every write that appends to an audit log updates that log's counter row,
+// so a burst of writers to one workspace (a fleet registering its devices)
+// conflict with each other there. An attempt that lost such a conflict
+// retries holding the log's advisory lock, taken before its transaction
+// begins: writers to a busy log then wait their turn instead of failing
+// again and again.
 func (s *Store) ReadWrite(ctx context.Context, fn func(ctx context.Context, tx keystore.Tx) error) error {
-	return s.runTx(ctx, pgx.Serializable, func(pgTx pgx.Tx) error {
-		return fn(ctx, queries.Tx(conn{pgTx}))
+	var logs []string // of the last attempt
+	return s.runTx(ctx, pgx.Serializable, func() []string { return logs }, func(pgTx pgx.Tx) error {
+		tx := queries.Tx(conn{pgTx})
+		defer func() { logs = tx.Logs() }()
+		return fn(ctx, tx)
 	})
 }
 
+// logLockClass is the first key of the audit logs' advisory locks (the
+// second is the log's hash), apart from the migration lock's one key.
+const logLockClass = 0x49474c47 // "IGLG"
+
 // runTx runs fn in a transaction at iso, retrying it on serialization
-// failures (see ReadWrite).
-func (s *Store) runTx(ctx context.Context, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
+// failures (see ReadWrite). After a failed attempt, the next one first
+// locks the audit logs hot returns (nil: none).
+func (s *Store) runTx(ctx context.Context, iso pgx.TxIsoLevel, hot func() []string, fn func(pgx.Tx) error) error {
 	var err error
+	var lock []string
 	for attempt := range maxAttempts {
 		if attempt > 0 {
+			if hot != nil {
+				lock = hot()
+			}
 			if werr := sleep(ctx, backoff(attempt)); werr != nil {
 				return fmt.Errorf("postgres: retry after %w: %w", err, werr)
 			}
 		}
-		if err = s.tryTx(ctx, iso, fn); !retryable(err) {
+		if err = s.tryTx(ctx, iso, lock, fn); !retryable(err) {
 			return err
 		}
 	}
 	return fmt.Errorf("postgres: transaction gave up after %d attempts: %w", maxAttempts, err)
 }
 
-// tryTx is one attempt of runTx.
-func (s *Store) tryTx(ctx context.Context, iso pgx.TxIsoLevel, fn func(pgx.Tx) error) error {
-	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
+// tryTx is one attempt of runTx, holding the advisory locks of logs (if
+// any) from before it begins until it has ended.
+func (s *Store) tryTx(ctx context.Context, iso pgx.TxIsoLevel, logs []string, fn func(pgx.Tx) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer c.Release()
+	// Sorted, so two writers to the same logs never wait for each other.
+	logs = slices.Sorted(slices.Values(logs))
+	for i, log := range logs {
+		if _, err := c.Exec(ctx, "SELECT pg_advisory_lock($1, hashtext($2))", logLockClass, log); err != nil {
+			unlockLogs(c, logs[:i])
+			return fmt.Errorf("postgres: lock log %q: %w", log, err)
+		}
+	}
+	defer unlockLogs(c, logs)
+	pgTx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
@@ -120,6 +155,19 @@ func (s *Store) tryTx(ctx context.Context, iso pgx.TxIsoLevel, fn func(pgx.Tx) e
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	return nil
+}
+
+// unlockLogs releases the advisory locks tryTx took. If it cannot, the
+// connection is closed, which releases them.
+func unlockLogs(c *pgxpool.Conn, logs []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, log := range logs {
+		if _, err := c.Exec(ctx, "SELECT pg_advisory_unlock($1, hashtext($2))", logLockClass, log); err != nil {
+			c.Conn().Close(ctx)
+			return
+		}
+	}
 }
 
 // retryable reports a conflict another attempt may not have.

@@ -43,7 +43,7 @@ func (s *Store) RecordUsage(ctx context.Context, keys []keystore.KeyUsage, seen 
 	seen = slices.SortedStableFunc(slices.Values(seen), func(a, b keystore.DeviceSeen) int {
 		return cmp.Or(cmp.Compare(a.WorkspaceID, b.WorkspaceID), cmp.Compare(a.DeviceID, b.DeviceID))
 	})
-	return s.runTx(ctx, pgx.ReadCommitted, func(pgTx pgx.Tx) error {
+	return s.runTx(ctx, pgx.ReadCommitted, nil, func(pgTx pgx.Tx) error {
 		var b pgx.Batch
 		for _, k := range keys {
 			b.Queue(addKeyUsageSQL, k.WorkspaceID, k.KeyID, sqlstore.CounterArg(k.Records), sqlstore.CounterArg(k.Batches), timeArg(k.LastUsed))

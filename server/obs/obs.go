@@ -15,6 +15,7 @@ import (
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	promexporter "go.opentelemetry.io/otel/exporters/prometheus"
@@ -46,6 +47,9 @@ func Setup(ctx context.Context, service, version string) (*Providers, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
+	// The process's memory, CPU, file descriptors and Go runtime, as every
+	// Prometheus-instrumented Go server reports them.
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	prom, err := promexporter.New(promexporter.WithRegisterer(reg), promexporter.WithoutScopeInfo())
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/ingestgate/ingestgate/keystore"
 )
@@ -34,6 +35,9 @@ func scanEvent(d Dialect, sc Row) (keystore.Event, error) {
 // number back (no gaps), and the counter row outlives the log's events (no
 // reuse).
 func (t *Tx) AppendEvent(ctx context.Context, e keystore.Event) (keystore.Event, error) {
+	if !slices.Contains(t.logs, e.WorkspaceID) {
+		t.logs = append(t.logs, e.WorkspaceID)
+	}
 	var seq int64
 	if err := t.db.QueryRow(ctx, t.sql.nextSequence, e.WorkspaceID).Scan(&seq); err != nil {
 		return keystore.Event{}, t.sql.DBError(fmt.Sprintf("next sequence of log %q", e.WorkspaceID), err)

@@ -69,11 +69,12 @@ func New(d Dialect) *Queries {
 
 // HotQueries are the statements worth preparing once per connection: the
 // by-hash lookups, which run on every credential check the verifier's
-// cache misses, and for which preparing is over half the cost. pgx
-// prepares and caches every statement per connection by itself;
-// database/sql does not.
+// cache misses, and the reads of an ingest key and a device that every
+// device stream's open makes; preparing is a large part of their cost (a
+// tenth of a node's CPU in a reconnect storm). pgx prepares and caches
+// every statement per connection by itself; database/sql does not.
 func (q *Queries) HotQueries() []string {
-	return []string{q.ingestKeys.find, q.apiKeys.find}
+	return []string{q.ingestKeys.find, q.apiKeys.find, q.ingestKeys.get, q.devices.get}
 }
 
 // Reader implements keystore.Reader once, for a pool and for transactions.
@@ -93,7 +94,15 @@ func (r Reader) filter() filter { return filter{d: r.sql.d} }
 // Tx is a keystore.Tx: the Reader over the transaction plus the writes.
 type Tx struct {
 	Reader
+	// logs are the audit logs AppendEvent wrote to, in order: the rows a
+	// PostgreSQL backend serializes writers on (see Logs).
+	logs []string
 }
+
+// Logs returns the audit logs this transaction appended to (each once),
+// so a backend whose attempt lost a conflict on a log's counter can take
+// that log's lock before the next attempt.
+func (t *Tx) Logs() []string { return t.logs }
 
 var _ keystore.Tx = (*Tx)(nil)
 
