@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,9 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/status"
 )
 
 type connectOptions struct {
@@ -29,8 +25,7 @@ type connectOptions struct {
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var o connectOptions
-	fs := flag.NewFlagSet("ingestbench connect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ingestbench connect", stderr)
 	o.target.flags(fs, getenv)
 	fs.IntVar(&o.streams, "streams", 1000, "idle device streams to open (each sends one batch, so it is authenticated, registered and acked)")
 	fs.IntVar(&o.conns, "conns", 0, "gRPC connections the streams share (0: one per device, as real devices)")
@@ -82,10 +77,7 @@ func (r *connectResult) writeText(w io.Writer) {
 }
 
 func connect(ctx context.Context, o connectOptions, key string, progress io.Writer) (*connectResult, error) {
-	nconns := o.conns
-	if nconns == 0 || nconns > o.streams {
-		nconns = o.streams
-	}
+	nconns := connections(o.conns, o.streams)
 	res := &connectResult{Workload: "connect", Streams: o.streams, Connections: nconns, Errors: map[string]int{}}
 	var before nodeStats
 	if o.metrics != "" {
@@ -94,15 +86,11 @@ func connect(ctx context.Context, o connectOptions, key string, progress io.Writ
 			return nil, err
 		}
 	}
-	conns := make([]*grpc.ClientConn, nconns)
-	for i := range conns {
-		c, err := dial(o.addr)
-		if err != nil {
-			return nil, err
-		}
-		defer c.Close()
-		conns[i] = c
+	conns, closeAll, err := dialAll(o.addr, nconns)
+	if err != nil {
+		return nil, err
 	}
+	defer closeAll()
 	var (
 		mu      sync.Mutex
 		streams []*openStream
@@ -128,11 +116,7 @@ func connect(ctx context.Context, o connectOptions, key string, progress io.Writ
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				code := err.Error()
-				if st, ok := status.FromError(err); ok {
-					code = st.Code().String()
-				}
-				res.Errors[code]++
+				res.Errors[errorCode(err)]++
 				return
 			}
 			streams = append(streams, s)

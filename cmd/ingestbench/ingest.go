@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,7 +13,6 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
@@ -32,8 +30,7 @@ type ingestOptions struct {
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var o ingestOptions
-	fs := flag.NewFlagSet("ingestbench ingest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ingestbench ingest", stderr)
 	o.target.flags(fs, getenv)
 	fs.IntVar(&o.devices, "devices", 100, "devices, each holding one stream")
 	fs.IntVar(&o.conns, "conns", 0, "gRPC connections the streams share (0: one per device, as real devices)")
@@ -67,6 +64,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 // load is what all devices share during one run.
 type load struct {
 	o          ingestOptions
+	conns      int         // connections the devices share
 	measuring  atomic.Bool // past the warmup
 	stopped    atomic.Bool
 	done       chan struct{} // closed with stopped: wakes paced devices
@@ -91,23 +89,13 @@ func (o *ingestOptions) targetName() string {
 }
 
 func (r *load) fail(err error) {
-	code := err.Error()
-	if st, ok := status.FromError(err); ok {
-		code = st.Code().String()
-	}
-	if len(code) > 80 {
-		code = code[:80]
-	}
 	r.errMu.Lock()
-	r.errs[code]++
+	r.errs[errorCode(err)]++
 	r.errMu.Unlock()
 }
 
 func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer) (*result, error) {
-	nconns := o.conns
-	if nconns == 0 || nconns > o.devices {
-		nconns = o.devices
-	}
+	nconns := connections(o.conns, o.devices)
 	var opener func(i int) func(ctx context.Context, id string) (link, error)
 	if o.mqtt != "" {
 		nconns = o.devices // an MQTT client is a connection
@@ -117,15 +105,11 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 		}
 		opener = func(int) func(ctx context.Context, id string) (link, error) { return open }
 	} else {
-		conns := make([]*grpc.ClientConn, nconns)
-		for i := range conns {
-			c, err := dial(o.addr)
-			if err != nil {
-				return nil, err
-			}
-			defer c.Close()
-			conns[i] = c
+		conns, closeAll, err := dialAll(o.addr, nconns)
+		if err != nil {
+			return nil, err
 		}
+		defer closeAll()
 		opener = func(i int) func(ctx context.Context, id string) (link, error) {
 			client := ingestgatev1.NewTelemetryServiceClient(conns[i%nconns])
 			if o.publish {
@@ -134,7 +118,7 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 			return openGRPC(client, key, o.batch)
 		}
 	}
-	r := &load{o: o, errs: map[string]int{}, done: make(chan struct{})}
+	r := &load{o: o, conns: nconns, errs: map[string]int{}, done: make(chan struct{})}
 	var interval time.Duration // between one device's batches
 	if o.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(o.devices) / o.rate)

@@ -45,12 +45,8 @@ func (r *load) result(elapsed time.Duration) *result {
 		all.Merge(h)
 	}
 	ms := func(us int64) float64 { return float64(us) / 1e3 }
-	nconns := r.o.conns
-	if nconns == 0 || nconns > r.o.devices {
-		nconns = r.o.devices
-	}
 	res := &result{
-		Workload: "ingest", Devices: r.o.devices, Connections: nconns, Batch: r.o.batch, Window: r.o.window, TargetRate: r.o.rate,
+		Workload: "ingest", Devices: r.o.devices, Connections: r.conns, Batch: r.o.batch, Window: r.o.window, TargetRate: r.o.rate,
 		Seconds: elapsed.Seconds(), Records: r.records.Load(), Batches: r.batches.Load(), Duplicates: r.duplicates.Load(),
 		LatencyMs: latency{
 			P50: ms(all.ValueAtQuantile(50)), P90: ms(all.ValueAtQuantile(90)),

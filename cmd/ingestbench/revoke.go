@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -29,8 +28,7 @@ type revokeOptions struct {
 func runRevoke(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var o revokeOptions
 	var addrs string
-	fs := flag.NewFlagSet("ingestbench revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ingestbench revoke", stderr)
 	fs.StringVar(&addrs, "addrs", or(getenv("INGESTGATE_ADDR"), "127.0.0.1:50051"), "the nodes' gRPC addresses, comma-separated; streams spread over them, the revocation goes through the first")
 	fs.StringVar(&o.apiKey, "api-key", getenv("INGESTGATE_API_KEY"), "a management key with keys:write (INGESTGATE_API_KEY)")
 	fs.StringVar(&o.workspace, "workspace", or(getenv("INGESTGATE_WORKSPACE"), "default"), "workspace of the run's keys")

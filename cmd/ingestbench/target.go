@@ -4,11 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 )
@@ -36,6 +38,53 @@ func or(v, def string) string {
 
 func dial(addr string) (*grpc.ClientConn, error) {
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// connections is how many connections n devices share when asked for
+// want (0: one per device, as real devices; never more than devices).
+func connections(want, devices int) int {
+	if want == 0 || want > devices {
+		return devices
+	}
+	return want
+}
+
+// dialAll opens n connections to addr; closeAll closes them.
+func dialAll(addr string, n int) (conns []*grpc.ClientConn, closeAll func(), err error) {
+	closeAll = func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	for range n {
+		c, err := dial(addr)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns = append(conns, c)
+	}
+	return conns, closeAll, nil
+}
+
+// errorCode names an error for the errors-by-code tally: its gRPC code,
+// or (from an MQTT client, say) its text, cut short.
+func errorCode(err error) string {
+	if st, ok := status.FromError(err); ok {
+		return st.Code().String()
+	}
+	code := err.Error()
+	if len(code) > 80 {
+		code = code[:80]
+	}
+	return code
+}
+
+// newFlagSet is a workload's flag set, reporting to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
 }
 
 // ingestKey returns the key to stream with and a cleanup that deletes it
