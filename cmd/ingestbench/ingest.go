@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -177,6 +178,9 @@ func rateText(rate float64) string {
 	return fmt.Sprintf("%.0f batches/s", rate)
 }
 
+// errClosed is what a link's next returns once it was closed.
+var errClosed = errors.New("link closed")
+
 // link is one device's connection to the server under test: it sends
 // batch seq, and next returns the seq of the next acknowledged batch, in
 // send order, and whether the server said it was a duplicate (stored
@@ -185,6 +189,8 @@ func rateText(rate float64) string {
 type link interface {
 	send(seq uint64) error
 	next() (seq uint64, duplicate bool, err error)
+	// close ends the link: a next blocked or called after it returns an
+	// error.
 	close()
 }
 
@@ -215,12 +221,20 @@ func (d *device) session(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer l.close()
 	w := d.o.window
 	sent := make([]atomic.Int64, w) // send time (unix ns) by seq % window; 0: not timed
 	slots := make(chan struct{}, w)
 	recvErr := make(chan error, 1)
+	recvDone := make(chan struct{})
+	// The receiver records into the device's histogram: it must be gone
+	// before the session returns, or it could race with the result.
+	defer func() {
+		cancel()
+		l.close()
+		<-recvDone
+	}()
 	go func() {
+		defer close(recvDone)
 		for {
 			seq, dup, err := l.next()
 			if err != nil {

@@ -20,6 +20,7 @@ type mqttLink struct {
 	topic   string
 	batch   *ingestgatev1.TelemetryBatch
 	pending chan pub
+	closed  chan struct{}
 }
 
 type pub struct {
@@ -52,7 +53,7 @@ func openMQTT(raw string, batch, window int) (func(ctx context.Context, id strin
 		if err := tok.Error(); err != nil {
 			return nil, fmt.Errorf("mqtt connect: %w", err)
 		}
-		return &mqttLink{c: c, topic: "ingestbench/" + id, batch: &ingestgatev1.TelemetryBatch{Records: records(batch)}, pending: make(chan pub, window+1)}, nil
+		return &mqttLink{c: c, topic: "ingestbench/" + id, batch: &ingestgatev1.TelemetryBatch{Records: records(batch)}, pending: make(chan pub, window+1), closed: make(chan struct{})}, nil
 	}, nil
 }
 
@@ -67,8 +68,17 @@ func (m *mqttLink) send(seq uint64) error {
 }
 
 func (m *mqttLink) next() (uint64, bool, error) {
-	p := <-m.pending
-	<-p.tok.Done()
+	var p pub
+	select {
+	case p = <-m.pending:
+	case <-m.closed:
+		return 0, false, errClosed
+	}
+	select {
+	case <-p.tok.Done():
+	case <-m.closed:
+		return 0, false, errClosed
+	}
 	if err := p.tok.Error(); err != nil {
 		return 0, false, fmt.Errorf("mqtt publish: %w", err)
 	}
@@ -76,8 +86,6 @@ func (m *mqttLink) next() (uint64, bool, error) {
 }
 
 func (m *mqttLink) close() {
+	close(m.closed)
 	m.c.Disconnect(0)
-	// A receiver blocked in next on a token that will never complete is
-	// released: paho completes outstanding tokens with an error on
-	// disconnect.
 }

@@ -16,6 +16,7 @@ type publishLink struct {
 	client  ingestgatev1.TelemetryServiceClient
 	records []*ingestgatev1.Record
 	pending chan call
+	closed  chan struct{}
 }
 
 type call struct {
@@ -31,7 +32,7 @@ type reply struct {
 func openPublish(client ingestgatev1.TelemetryServiceClient, key string, batch, window int) func(ctx context.Context, id string) (link, error) {
 	return func(ctx context.Context, id string) (link, error) {
 		ctx = metadata.AppendToOutgoingContext(ctx, "x-device-id", id, "authorization", "Bearer "+key)
-		return &publishLink{ctx: ctx, client: client, records: records(batch), pending: make(chan call, window+1)}, nil
+		return &publishLink{ctx: ctx, client: client, records: records(batch), pending: make(chan call, window+1), closed: make(chan struct{})}, nil
 	}
 }
 
@@ -47,12 +48,17 @@ func (p *publishLink) send(seq uint64) error {
 }
 
 func (p *publishLink) next() (uint64, bool, error) {
-	c := <-p.pending
-	r := <-c.done
+	var c call
+	select {
+	case c = <-p.pending:
+	case <-p.closed:
+		return 0, false, errClosed
+	}
+	r := <-c.done // the call ends: its context is the session's
 	if r.err != nil {
 		return 0, false, r.err
 	}
 	return c.seq, r.duplicate, nil
 }
 
-func (p *publishLink) close() {}
+func (p *publishLink) close() { close(p.closed) }
