@@ -76,7 +76,7 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 
 	s := &Sink{
 		cfg: cfg, now: now, write: write, read: read,
-		queue: sink.NewQueue(cfg.QueueSize, cfg.MaxBatchesPerCommit, cfg.MaxRecordsPerCommit, func(b batch) int { return len(b.rows) }),
+		queue: sink.NewQueue(cfg.QueueSize, cfg.MaxBatchesPerCommit, cfg.MaxRecordsPerCommit, func(b batch) int { return b.count }),
 		done:  make(chan struct{}),
 	}
 	// Migrate before preparing: statements need the tables.

@@ -112,7 +112,7 @@ func TestOpen(t *testing.T) {
 			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
 		}
 	}
-	if _, err := s.read.Exec(`DELETE FROM telemetry`); err == nil {
+	if _, err := s.read.Exec(`DELETE FROM telemetry_batches`); err == nil {
 		t.Error("a write through the read pool succeeded")
 	}
 }
@@ -232,9 +232,9 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		index string
 	}{
-		{readAllSQL, []any{"ws", 0, 10}, "telemetry_by_workspace"},
-		{readDeviceSQL, []any{"ws", 0, 10, "dev"}, "telemetry_by_device"},
-		{endSQL, []any{"ws"}, "telemetry_by_workspace"},
+		{readAllSQL, []any{"ws", 0, 10}, "telemetry_batches_by_workspace"},
+		{readDeviceSQL, []any{"ws", 0, 10, "dev"}, "telemetry_batches_by_device"},
+		{endSQL, []any{"ws"}, "telemetry_batches_by_workspace"},
 	} {
 		rows, err := s.read.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {
