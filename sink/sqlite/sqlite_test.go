@@ -122,8 +122,8 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{QueueSize: 1024, MaxBatchesPerCommit: 1000, MaxRecordsPerCommit: 10_000,
-		DedupeWindow: 24 * time.Hour, PruneInterval: time.Minute, Logger: c.Logger}
+	want := Config{QueueSize: 1024, MaxBatchesPerCommit: 1000, MaxRecordsPerCommit: 100_000,
+		DedupeWindow: 24 * time.Hour, PruneInterval: time.Minute, CheckpointInterval: time.Second, Logger: c.Logger}
 	if !reflect.DeepEqual(c, want) || c.Logger == nil {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}

@@ -52,6 +52,7 @@ func (s *Sink) run() {
 		var group []*sink.Request[batch]
 		group, next = s.queue.Gather(next)
 		s.commit(group)
+		s.restartWAL()
 	}
 }
 
