@@ -20,7 +20,8 @@ import (
 //     tell what a string is.
 //   - body: 256 bits from crypto/rand, base62, always bodyLen characters.
 //   - checksum: CRC-32 (IEEE) of prefix+body, base62, checksumLen characters.
-//     It lets Parse reject typos and garbage before any hashing or lookup.
+//     It lets Parse reject typos and garbage before the pepper HMAC and any
+//     store lookup (the verifier checks its cache of known tokens first).
 const (
 	bodyLen      = 43 // ceil(256 / log2(62))
 	checksumLen  = 6  // ceil(32 / log2(62))
@@ -87,10 +88,16 @@ func (f TokenFormat) Generate() (string, error) {
 	return string(buf), nil
 }
 
+// shaped reports whether s has the format's length and prefix: the
+// first, constant-time part of Parse.
+func (f TokenFormat) shaped(s string) bool {
+	return len(s) == f.Len() && s[:len(f.prefix)] == f.prefix
+}
+
 // Parse reports whether s is well formed. It does no lookup and allocates
 // nothing, so it is cheap enough to run on every request before hashing.
 func (f TokenFormat) Parse(s string) error {
-	if len(s) != f.Len() || s[:len(f.prefix)] != f.prefix {
+	if !f.shaped(s) {
 		return ErrMalformedToken
 	}
 	for i := len(f.prefix); i < len(s); i++ {

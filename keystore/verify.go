@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -105,27 +106,30 @@ func NewVerifier(store Reader, hasher Hasher, ingest, api TokenFormat, cfg Verif
 	cfg = cfg.withDefaults()
 	return &Verifier{
 		store: store, hasher: hasher, ingest: ingest, api: api, now: cfg.Clock,
-		ingestKeys: newCredCache(cfg, func(k *IngestKey) (string, *Credential) { return k.ID, &k.Credential }),
-		apiKeys:    newCredCache(cfg, func(k *APIKey) (string, *Credential) { return k.ID, &k.Credential }),
+		ingestKeys: newCredCache(cfg, hasher, func(k *IngestKey) (string, *Credential) { return k.ID, &k.Credential }),
+		apiKeys:    newCredCache(cfg, hasher, func(k *APIKey) (string, *Credential) { return k.ID, &k.Credential }),
 	}
 }
 
 // VerifyIngestKey returns the key a device token belongs to, if it grants
 // access now. It does not check the device scope.
 func (v *Verifier) VerifyIngestKey(ctx context.Context, token string) (IngestKey, error) {
-	if v.ingest.Parse(token) != nil {
-		return IngestKey{}, &CredentialError{Reason: ReasonMalformed}
-	}
-	return v.ingestKeys.verify(ctx, v.hasher.Hash(token), v.now(), v.store.FindIngestKeyByHash)
+	k, _, err := v.VerifyIngestKeyHash(ctx, token)
+	return k, err
+}
+
+// VerifyIngestKeyHash is VerifyIngestKey that also returns the token's
+// Hash, which Credential.Check takes on a live stream: from the cache, a
+// hit costs no hashing with the pepper.
+func (v *Verifier) VerifyIngestKeyHash(ctx context.Context, token string) (IngestKey, Hash, error) {
+	return v.ingestKeys.verify(ctx, v.ingest, token, v.now(), v.store.FindIngestKeyByHash)
 }
 
 // VerifyAPIKey returns the management key a token belongs to, if it grants
 // access now.
 func (v *Verifier) VerifyAPIKey(ctx context.Context, token string) (APIKey, error) {
-	if v.api.Parse(token) != nil {
-		return APIKey{}, &CredentialError{Reason: ReasonMalformed}
-	}
-	return v.apiKeys.verify(ctx, v.hasher.Hash(token), v.now(), v.store.FindAPIKeyByHash)
+	k, _, err := v.apiKeys.verify(ctx, v.api, token, v.now(), v.store.FindAPIKeyByHash)
+	return k, err
 }
 
 // ForgetIngestKey drops a key from the cache; call it after any committed
@@ -166,15 +170,33 @@ func (v *Verifier) Stats() (ingestKeys, apiKeys CacheStats) {
 
 type cached[T any] struct {
 	val   T
+	hash  Hash // the token's Hash (with the pepper), as the store has it
 	until time.Time
 }
 
-// credCache caches one kind of key by secret hash.
+// cacheKey is what the caches are keyed by: a plain SHA-256 of the
+// token without its prefix, one compression (up to 55 bytes), where the
+// pepper's HMAC of the whole token takes four. Tokens are random 256-bit secrets, so this needs no
+// key to be as hard to invert as the HMAC; it never leaves the process.
+type cacheKey [sha256.Size]byte
+
+func keyOf(token string) cacheKey {
+	var buf [64]byte
+	if len(token) <= len(buf) {
+		// Stack copy: hashing []byte(token) directly would allocate.
+		n := copy(buf[:], token)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(token))
+}
+
+// credCache caches one kind of key by token.
 type credCache[T any] struct {
 	cfg     VerifierConfig
+	hasher  Hasher
 	fields  func(*T) (string, *Credential)
-	pos     *lru.Cache[Hash, *cached[T]] // entries are shared and never mutated
-	neg     *lru.Cache[Hash, time.Time]
+	pos     *lru.Cache[cacheKey, *cached[T]] // entries are shared and never mutated
+	neg     *lru.Cache[cacheKey, time.Time]
 	flights singleflight.Group
 
 	// epoch changes on every forget. A lookup that started before a forget
@@ -182,7 +204,7 @@ type credCache[T any] struct {
 	epoch atomic.Uint64
 
 	mu   sync.Mutex
-	byID map[string][]Hash // never touched while calling into pos: see forget
+	byID map[string][]cacheKey // never touched while calling into pos: see forget
 
 	hits, negHits, misses atomic.Uint64
 }
@@ -191,38 +213,52 @@ func (c *credCache[T]) stats() CacheStats {
 	return CacheStats{Hits: c.hits.Load(), NegativeHits: c.negHits.Load(), Misses: c.misses.Load()}
 }
 
-func newCredCache[T any](cfg VerifierConfig, fields func(*T) (string, *Credential)) *credCache[T] {
-	c := &credCache[T]{cfg: cfg, fields: fields, byID: make(map[string][]Hash)}
-	c.pos, _ = lru.NewWithEvict(cfg.PositiveSize, func(h Hash, e *cached[T]) {
+func newCredCache[T any](cfg VerifierConfig, hasher Hasher, fields func(*T) (string, *Credential)) *credCache[T] {
+	c := &credCache[T]{cfg: cfg, hasher: hasher, fields: fields, byID: make(map[string][]cacheKey)}
+	c.pos, _ = lru.NewWithEvict(cfg.PositiveSize, func(h cacheKey, e *cached[T]) {
 		id, _ := fields(&e.val)
 		c.mu.Lock()
-		c.byID[id] = deleteHash(c.byID[id], h)
+		c.byID[id] = deleteKey(c.byID[id], h)
 		if len(c.byID[id]) == 0 {
 			delete(c.byID, id)
 		}
 		c.mu.Unlock()
 	})
-	c.neg, _ = lru.New[Hash, time.Time](cfg.NegativeSize)
+	c.neg, _ = lru.New[cacheKey, time.Time](cfg.NegativeSize)
 	return c
 }
 
-func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find func(context.Context, Hash) (T, error)) (T, error) {
-	if e, ok := c.pos.Get(h); ok && now.Before(e.until) {
-		c.hits.Add(1)
-		return e.val, judge(c.fields, &e.val, h, now)
+// verify judges token, a token of format f. Only well-formed tokens ever
+// enter the positive cache, so a hit needs no Parse (the checksum was a
+// quarter of a hit's time); a miss parses before anything else, so a
+// flood of garbage costs a hash and a checksum, never a lookup.
+func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, now time.Time, find func(context.Context, Hash) (T, error)) (T, Hash, error) {
+	var zero T
+	if !f.shaped(token) {
+		return zero, Hash{}, &CredentialError{Reason: ReasonMalformed}
 	}
-	if until, ok := c.neg.Get(h); ok && now.Before(until) {
+	// Without the prefix (every token in this cache has it), the rest
+	// fits one SHA-256 block.
+	ck := keyOf(token[len(f.prefix):])
+	if e, ok := c.pos.Get(ck); ok && now.Before(e.until) {
+		c.hits.Add(1)
+		return e.val, e.hash, judge(c.fields, &e.val, e.hash, now)
+	}
+	if f.Parse(token) != nil {
+		return zero, Hash{}, &CredentialError{Reason: ReasonMalformed}
+	}
+	if until, ok := c.neg.Get(ck); ok && now.Before(until) {
 		c.negHits.Add(1)
-		var zero T
-		return zero, &CredentialError{Reason: ReasonUnknown}
+		return zero, Hash{}, &CredentialError{Reason: ReasonUnknown}
 	}
 	c.misses.Add(1)
+	h := c.hasher.Hash(token)
 	epoch := c.epoch.Load()
-	res, err, _ := c.flights.Do(string(h[:]), func() (any, error) {
+	res, err, _ := c.flights.Do(string(ck[:]), func() (any, error) {
 		k, err := find(ctx, h)
 		if errors.Is(err, ErrNotFound) {
 			if c.epoch.Load() == epoch {
-				c.neg.Add(h, now.Add(c.cfg.NegativeTTL))
+				c.neg.Add(ck, now.Add(c.cfg.NegativeTTL))
 			}
 			return k, &CredentialError{Reason: ReasonUnknown}
 		}
@@ -230,25 +266,25 @@ func (c *credCache[T]) verify(ctx context.Context, h Hash, now time.Time, find f
 			return k, err
 		}
 		if c.epoch.Load() == epoch {
-			c.pos.Add(h, &cached[T]{val: k, until: now.Add(c.cfg.PositiveTTL)})
+			c.pos.Add(ck, &cached[T]{val: k, hash: h, until: now.Add(c.cfg.PositiveTTL)})
 			id, _ := c.fields(&k)
 			c.mu.Lock()
-			c.byID[id] = append(deleteHash(c.byID[id], h), h)
+			c.byID[id] = append(deleteKey(c.byID[id], ck), ck)
 			c.mu.Unlock()
 			// A forget that ran between the check above and byID missed
 			// this entry; it changed the epoch first, so look again. (One
-			// that runs later finds h in byID.)
+			// that runs later finds ck in byID.)
 			if c.epoch.Load() != epoch {
-				c.pos.Remove(h)
+				c.pos.Remove(ck)
 			}
 		}
 		return k, nil
 	})
 	k := res.(T)
 	if err != nil {
-		return k, err
+		return k, h, err
 	}
-	return k, judge(c.fields, &k, h, now)
+	return k, h, judge(c.fields, &k, h, now)
 }
 
 // judge decides whether a found key grants access with the secret hashed to h.
@@ -316,7 +352,7 @@ func (c *credCache[T]) forgetAll() {
 	c.neg.Purge()
 }
 
-func deleteHash(hs []Hash, h Hash) []Hash {
+func deleteKey(hs []cacheKey, h cacheKey) []cacheKey {
 	for i := range hs {
 		if hs[i] == h {
 			return append(hs[:i], hs[i+1:]...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -191,6 +192,32 @@ func TestVerifyForgetAndRotation(t *testing.T) {
 	f.v.ForgetIngestKey(k.ID)
 	if _, err := f.v.VerifyIngestKey(ctx, newTok); reason(err) != keystore.ReasonRevoked {
 		t.Fatalf("after revoke: %v", err)
+	}
+}
+
+// VerifyIngestKeyHash returns the token's Hash (what a live stream is
+// checked with later) from the store's lookup and from the cache alike;
+// a token differing in its checksum is malformed even once the real one
+// is cached.
+func TestVerifyIngestKeyHash(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, tok := f.addKey(t, nil)
+	for _, what := range []string{"miss", "hit"} {
+		got, h, err := f.v.VerifyIngestKeyHash(ctx, tok)
+		if err != nil || got.ID != k.ID || h != f.hasher.Hash(tok) {
+			t.Fatalf("%s: key %q, hash %x, %v; want %q and the token's hash", what, got.ID, h, err, k.ID)
+		}
+	}
+	if n := f.store.finds.Load(); n != 1 {
+		t.Fatalf("%d store lookups, want 1", n)
+	}
+	bad := tok[:len(tok)-1] + "a"
+	if strings.HasSuffix(tok, "a") {
+		bad = tok[:len(tok)-1] + "b"
+	}
+	if _, err := f.v.VerifyIngestKey(ctx, bad); reason(err) != keystore.ReasonMalformed {
+		t.Fatalf("token with a wrong checksum: %v, want malformed", err)
 	}
 }
 

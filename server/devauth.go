@@ -61,7 +61,7 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 	if err := s.guard.check(ip); err != nil {
 		return keystore.IngestKey{}, keystore.Hash{}, "", err
 	}
-	k, err := s.verifier.VerifyIngestKey(ctx, token)
+	k, h, err := s.verifier.VerifyIngestKeyHash(ctx, token)
 	if err != nil {
 		var ce *keystore.CredentialError
 		if !errors.As(err, &ce) {
@@ -82,7 +82,7 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 		attribute.String("ingestgate.workspace_id", k.WorkspaceID),
 		attribute.String("ingestgate.key_prefix", k.DisplayPrefix),
 		attribute.String("ingestgate.device_id", deviceID))
-	return k, s.hasher.Hash(token), deviceID, nil
+	return k, h, deviceID, nil
 }
 
 // refusal is a device credential refused at connect. It is a gRPC status

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ type ingestOptions struct {
 	rate                          float64 // batches/s over all devices; 0: as fast as acks allow
 	mqtt                          string  // mqtt://…: load an MQTT broker instead
 	publish                       bool    // unary Publish calls instead of streams
+	rest                          string  // http://…: POST /v1/telemetry instead of streams
 	duration, warmup              time.Duration
 	json                          bool
 }
@@ -42,12 +44,17 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring (not counted)")
 	fs.StringVar(&o.mqtt, "mqtt", "", "mqtt://user:password@host:port: run the same workload against an MQTT broker (QoS 1 publishes; PUBACK is the ack) instead of ingestgate")
 	fs.BoolVar(&o.publish, "publish", false, "send each batch as a unary Publish call (HTTP devices' path, over gRPC) instead of on a stream")
+	fs.StringVar(&o.rest, "rest", "", "http://host:port of the node's HTTP listener: send each batch as POST /v1/telemetry (JSON, as an HTTP device) instead of on a stream")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (progress stays on stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.devices < 1 || o.batch < 1 || o.window < 1 || o.conns < 0 || o.rate < 0 || o.duration <= 0 || o.warmup < 0 {
 		fmt.Fprintln(stderr, "ingestbench ingest: --devices, --batch and --window must be at least 1, --duration positive, the rest not negative")
+		return errUsage
+	}
+	if n := countTrue(o.mqtt != "", o.publish, o.rest != ""); n > 1 {
+		fmt.Fprintln(stderr, "ingestbench ingest: --mqtt, --publish and --rest exclude each other")
 		return errUsage
 	}
 	key, cleanup := "", func() {}
@@ -86,6 +93,9 @@ func (o *ingestOptions) targetName() string {
 	if o.publish {
 		return "grpc://" + o.addr + " (Publish)"
 	}
+	if o.rest != "" {
+		return o.rest + " (REST)"
+	}
 	return "grpc://" + o.addr
 }
 
@@ -104,6 +114,21 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 		if err != nil {
 			return nil, err
 		}
+		opener = func(int) func(ctx context.Context, id string) (link, error) { return open }
+	} else if o.rest != "" {
+		u, err := url.Parse(o.rest)
+		if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("--rest %q: want http://host:port", o.rest)
+		}
+		if err := loopback(u.Host); err != nil {
+			return nil, err
+		}
+		// HTTP/1.1 holds one request per connection: up to window
+		// connections per device, kept alive between requests.
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.devices * o.window}}
+		defer client.CloseIdleConnections()
+		nconns = o.devices
+		open := openREST(client, "http://"+u.Host, key, o.batch, o.window)
 		opener = func(int) func(ctx context.Context, id string) (link, error) { return open }
 	} else {
 		conns, closeAll, err := dialAll(o.addr, nconns)
@@ -345,3 +370,13 @@ func (g *grpcLink) next() (uint64, bool, error) {
 }
 
 func (g *grpcLink) close() { g.cancel() }
+
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}

@@ -80,6 +80,44 @@ func TestIngestWithPublish(t *testing.T) {
 	}
 }
 
+// The HTTP devices' path: each batch a POST /v1/telemetry, its 200 the
+// ack; a refused key is counted by its HTTP status.
+func TestIngestWithREST(t *testing.T) {
+	n := servertest.Start(t)
+	r := benchJSON(t, "ingest", "--addr", n.GRPCAddr, "--api-key", n.AdminKey, "--rest", n.BaseURL(), "--devices", "2", "--batch", "3",
+		"--window", "2", "--duration", "500ms", "--warmup", "100ms")
+	if r.Records == 0 || r.Records != 3*r.Batches || len(r.ErrorsByCode) != 0 || !strings.HasSuffix(r.TargetAddress, "(REST)") {
+		t.Fatalf("result %+v", r)
+	}
+	if got := len(n.ReadTelemetry(t, "default", "bench-0")); int64(got) < r.Records/2 {
+		t.Fatalf("%d records stored for bench-0", got)
+	}
+	bogus := "ig_ikv1_" + strings.Repeat("A", 43)
+	bad := benchJSON(t, "ingest", "--addr", n.GRPCAddr, "--key", bogus, "--rest", n.BaseURL(), "--devices", "1", "--duration", "300ms", "--warmup", "0s")
+	if bad.Records != 0 || bad.ErrorsByCode["HTTP 401"] == 0 {
+		t.Fatalf("refused key: %+v, want HTTP 401 errors only", bad)
+	}
+}
+
+// ingestbench loads this machine only.
+func TestLoopbackOnly(t *testing.T) {
+	for _, args := range [][]string{
+		{"ingest", "--addr", "192.0.2.1:50051", "--key", "k"},
+		{"ingest", "--mqtt", "mqtt://u:secret-pw@192.0.2.1:1883"},
+		{"ingest", "--addr", "127.0.0.1:1", "--key", "k", "--rest", "http://192.0.2.1:8080"},
+		{"connect", "--addr", "192.0.2.1:50051", "--key", "k"},
+		{"revoke", "--addrs", "127.0.0.1:1,192.0.2.1:50051", "--api-key", "k"},
+	} {
+		var stdout, stderr strings.Builder
+		if rc := run(t.Context(), args, &stdout, &stderr, noEnv); rc == 0 || !strings.Contains(stderr.String(), "not a loopback address") {
+			t.Errorf("%q: rc %d, stderr %q; want a refusal of the non-loopback target", args, rc, stderr.String())
+		}
+		if strings.Contains(stderr.String()+stdout.String(), "secret-pw") {
+			t.Errorf("%q: the output shows the broker password", args)
+		}
+	}
+}
+
 // A key the node refuses shows up as errors by code, not as throughput.
 func TestIngestCountsRefusals(t *testing.T) {
 	n := servertest.Start(t)

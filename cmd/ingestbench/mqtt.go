@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -32,7 +33,10 @@ type pub struct {
 func openMQTT(raw string, batch, window int) (func(ctx context.Context, id string) (link, error), error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "mqtt" || u.Host == "" {
-		return nil, fmt.Errorf("--mqtt %q: want mqtt://user:password@host:port", raw)
+		return nil, errors.New("--mqtt: want mqtt://user:password@host:port") // raw holds the password
+	}
+	if err := loopback(u.Host); err != nil {
+		return nil, err
 	}
 	broker := "tcp://" + u.Host
 	user := u.User.Username()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"google.golang.org/grpc"
@@ -37,7 +38,31 @@ func or(v, def string) string {
 }
 
 func dial(addr string) (*grpc.ClientConn, error) {
+	if err := loopback(addr); err != nil {
+		return nil, err
+	}
 	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// loopback refuses a target that is not on this machine: a load tool
+// pointed at a shared server by mistake is a denial of service.
+func loopback(hostport string) error {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", hostport, err)
+	}
+	ips := []net.IP{net.ParseIP(host)}
+	if ips[0] == nil {
+		if ips, err = net.LookupIP(host); err != nil {
+			return fmt.Errorf("target %q: %w", hostport, err)
+		}
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return fmt.Errorf("target %q is not a loopback address: ingestbench loads this machine only", hostport)
+		}
+	}
+	return nil
 }
 
 // connections is how many connections n devices share when asked for

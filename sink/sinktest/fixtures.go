@@ -71,10 +71,10 @@ func jsonValue(v any) *structpb.Value {
 	return jv
 }
 
-// everyKind has a record of each value kind, and the edge cases of each:
+// EveryKind has a record of each value kind, and the edge cases of each:
 // no value, no time, NaN and infinities, empty bytes and text, nested
 // JSON, attributes with characters that need escaping.
-func everyKind() []*ingestgatev1.Record {
+func EveryKind() []*ingestgatev1.Record {
 	ts := func(n int) *timestamppb.Timestamp { return timestamppb.New(at(n)) }
 	return []*ingestgatev1.Record{
 		{Time: ts(1), Name: "temp.celsius", Value: &ingestgatev1.Record_NumberValue{NumberValue: 21.375}},
@@ -107,8 +107,8 @@ func everyKind() []*ingestgatev1.Record {
 	}
 }
 
-// withTime returns a copy of r whose unset time is recv, as it reads back.
-func withTime(r *ingestgatev1.Record, recv time.Time) *ingestgatev1.Record {
+// WithTime returns a copy of r whose unset time is recv, as it reads back.
+func WithTime(r *ingestgatev1.Record, recv time.Time) *ingestgatev1.Record {
 	r = proto.Clone(r).(*ingestgatev1.Record)
 	if r.Time == nil {
 		r.Time = timestamppb.New(recv)
@@ -116,8 +116,8 @@ func withTime(r *ingestgatev1.Record, recv time.Time) *ingestgatev1.Record {
 	return r
 }
 
-// wantRecords compares the records of es with want under proto.Equal.
-func wantRecords(t *testing.T, what string, es []sink.Entry, want []*ingestgatev1.Record) {
+// WantRecords compares the records of es with want under proto.Equal.
+func WantRecords(t *testing.T, what string, es []sink.Entry, want []*ingestgatev1.Record) {
 	t.Helper()
 	if len(es) != len(want) {
 		t.Fatalf("%s: got %d entries %q, want %d", what, len(es), names(es), len(want))

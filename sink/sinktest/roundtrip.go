@@ -15,7 +15,7 @@ import (
 func testRoundTrip(t *testing.T, newSink Factory) {
 	t.Run("EveryKind", func(t *testing.T) {
 		s := newSink(t)
-		recs := everyKind()
+		recs := EveryKind()
 		b := sink.Batch{
 			WorkspaceID: "ws-1", DeviceID: "dev-1", IngestKeyID: "ik-1", DedupeKey: "s:1",
 			ReceiveTime: at(100), Records: recs,
@@ -24,9 +24,9 @@ func testRoundTrip(t *testing.T, newSink Factory) {
 		es := read(t, s, sink.Query{WorkspaceID: "ws-1"})
 		want := make([]*ingestgatev1.Record, len(recs))
 		for i, r := range recs {
-			want[i] = withTime(r, b.ReceiveTime)
+			want[i] = WithTime(r, b.ReceiveTime)
 		}
-		wantRecords(t, "read back", es, want)
+		WantRecords(t, "read back", es, want)
 		for i, e := range es {
 			if e.WorkspaceID != "ws-1" || e.DeviceID != "dev-1" || e.IngestKeyID != "ik-1" {
 				t.Fatalf("entry %d comes from %q/%q/%q, want ws-1/dev-1/ik-1", i, e.WorkspaceID, e.DeviceID, e.IngestKeyID)
@@ -132,6 +132,6 @@ func testInvalidRecords(t *testing.T, newSink Factory) {
 		}
 		r := &ingestgatev1.Record{Name: "deep", Time: timestamppb.New(at(1)), Value: &ingestgatev1.Record_JsonValue{JsonValue: v}}
 		store(t, s, batch("ws-1", "dev-1", r))
-		wantRecords(t, "read", read(t, s, sink.Query{WorkspaceID: "ws-1"}), []*ingestgatev1.Record{r})
+		WantRecords(t, "read", read(t, s, sink.Query{WorkspaceID: "ws-1"}), []*ingestgatev1.Record{r})
 	})
 }

@@ -35,21 +35,27 @@ type Stats struct {
 	// Queued is the number of batches waiting for the writer now, and
 	// Committing the number in the commit under way.
 	Queued, Committing int
+	// Checkpoints counts the background checkpoints, WALRestarts the
+	// times the writer restarted the WAL (checkpoint.go).
+	Checkpoints, WALRestarts int64
 }
 
 // counters are updated by the writer and read by Stats.
 type counters struct {
 	commits, batches, records, duplicates, committing atomic.Int64
+	checkpoints, walRestarts                          atomic.Int64
 }
 
 // Stats returns the counters as they are now.
 func (s *Sink) Stats() Stats {
 	return Stats{
-		Commits:    s.stats.commits.Load(),
-		Batches:    s.stats.batches.Load(),
-		Records:    s.stats.records.Load(),
-		Duplicates: s.stats.duplicates.Load(),
-		Queued:     s.queue.Len(),
-		Committing: int(s.stats.committing.Load()),
+		Commits:     s.stats.commits.Load(),
+		Batches:     s.stats.batches.Load(),
+		Records:     s.stats.records.Load(),
+		Duplicates:  s.stats.duplicates.Load(),
+		Queued:      s.queue.Len(),
+		Committing:  int(s.stats.committing.Load()),
+		Checkpoints: s.stats.checkpoints.Load(),
+		WALRestarts: s.stats.walRestarts.Load(),
 	}
 }

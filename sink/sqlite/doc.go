@@ -3,6 +3,12 @@
 // operators can query it with the sqlite3 CLI. It must never import
 // server or keystore.
 //
+// Layout: one row of telemetry_batches per batch, its records a JSON array
+// (migration 0002 documents the format); the telemetry view shows one row
+// per record. Storing a batch costs the writer a few B-tree inserts
+// whatever its size, and the records are encoded by the appenders, in
+// parallel.
+//
 // Durability: the file is in WAL mode with synchronous=FULL, so a batch
 // whose Result has arrived is on disk and survives a process kill or a
 // power loss.

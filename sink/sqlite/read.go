@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -11,7 +12,7 @@ import (
 	"github.com/ingestgate/ingestgate/sink"
 )
 
-// Read implements sink.Sink. Cursors are telemetry ids in decimal; any
+// Read implements sink.Sink. Cursors are decimal numbers (see cursorShift); any
 // other string, including a non-canonical spelling such as "007", is
 // sink.ErrBadCursor. A Limit below 1 means sink.DefaultReadLimit.
 func (s *Sink) Read(ctx context.Context, q sink.Query) ([]sink.Entry, error) {
@@ -61,22 +62,43 @@ func (s *Sink) query(ctx context.Context, q sink.Query, after int64, limit int) 
 		rows *sql.Rows
 		err  error
 	)
+	first, skip := after>>cursorShift, after&(maxBatchCount-1)+1
+	if after == 0 {
+		skip = 0
+	}
 	if q.DeviceID == "" {
-		rows, err = s.stmts.readAll.QueryContext(ctx, q.WorkspaceID, after, limit)
+		rows, err = s.stmts.readAll.QueryContext(ctx, q.WorkspaceID, first, limit+1)
 	} else {
-		rows, err = s.stmts.readDevice.QueryContext(ctx, q.WorkspaceID, after, limit, q.DeviceID)
+		rows, err = s.stmts.readDevice.QueryContext(ctx, q.WorkspaceID, first, limit+1, q.DeviceID)
 	}
 	if err != nil {
 		return nil, s.readError(ctx, err)
 	}
 	defer rows.Close()
 	var entries []sink.Entry
-	for rows.Next() {
-		e, err := decodeEntry(rows, q.WorkspaceID)
-		if err != nil {
-			return nil, err
+	for len(entries) < limit && rows.Next() {
+		var (
+			id, recv int64
+			records  []byte
+			e        = sink.Entry{WorkspaceID: q.WorkspaceID}
+		)
+		if err := rows.Scan(&id, &e.DeviceID, &e.IngestKeyID, &recv, &records); err != nil {
+			return nil, fmt.Errorf("sink/sqlite: read: %w", err)
 		}
-		entries = append(entries, e)
+		rs, err := decodeRecords(records)
+		if err != nil {
+			return nil, fmt.Errorf("sink/sqlite: batch %d: %w", id, err)
+		}
+		e.ReceiveTime = time.Unix(0, recv).UTC()
+		i := 0
+		if id == first {
+			i = int(skip) // the records up to the cursor were read before
+		}
+		for ; i < len(rs) && len(entries) < limit; i++ {
+			e.Cursor = strconv.FormatInt(id<<cursorShift|int64(i), 10)
+			e.Record = rs[i]
+			entries = append(entries, e)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.readError(ctx, err)
@@ -89,14 +111,14 @@ func (s *Sink) EndCursor(ctx context.Context, workspaceID string) (string, error
 	if s.isClosing() {
 		return "", sink.ErrClosed
 	}
-	var end sql.NullInt64
-	if err := s.stmts.end.QueryRowContext(ctx, workspaceID).Scan(&end); err != nil {
+	var id, count int64
+	switch err := s.stmts.end.QueryRowContext(ctx, workspaceID).Scan(&id, &count); {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
 		return "", s.readError(ctx, err)
 	}
-	if !end.Valid {
-		return "", nil
-	}
-	return strconv.FormatInt(end.Int64, 10), nil
+	return strconv.FormatInt(id<<cursorShift|(count-1), 10), nil
 }
 
 // readError maps a failed read: one racing Close finds the pool closed
@@ -112,7 +134,8 @@ func (s *Sink) readError(ctx context.Context, err error) error {
 	return fmt.Errorf("sink/sqlite: read: %w", err)
 }
 
-// parseCursor accepts "" (the beginning) and the ids Entry.Cursor holds.
+// parseCursor accepts "" (the beginning) and the numbers Entry.Cursor
+// holds (see cursorShift).
 func parseCursor(c string) (int64, error) {
 	if c == "" {
 		return 0, nil

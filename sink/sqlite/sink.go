@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -26,7 +27,15 @@ type Sink struct {
 	now   func() time.Time // the wall clock; tests substitute their own
 	write *sql.DB          // one connection, used only by the writer goroutine
 	read  *sql.DB          // query_only pool
+	ckpt  *sql.DB          // one connection, for background checkpoints
 	stmts statements
+
+	// Checkpoints (checkpoint.go).
+	ckptMu        sync.Mutex
+	walFrames     atomic.Int64 // WAL frames the last checkpoint saw
+	restartFrames int64
+	ckptStop      chan struct{}
+	ckptDone      chan struct{}
 
 	queue     *sink.Queue[batch]
 	done      chan struct{} // closed when the writer has exited
@@ -56,8 +65,10 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 	// synchronous=FULL syncs the WAL on every commit: an acknowledged
 	// batch survives power loss, not only a crash of this process. Group
 	// commit is what keeps that affordable. busy_timeout matters only for
-	// other processes (an operator's sqlite3, a checkpoint).
-	write, err := sql.Open("sqlite", sqlitefile.DSN(abs, []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)"}, "_txlock=immediate"))
+	// other processes (an operator's sqlite3) and checkpoints, which
+	// are left to the background (checkpoint.go).
+	write, err := sql.Open("sqlite", sqlitefile.DSN(abs, []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(FULL)",
+		"wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit)}, "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sink/sqlite: open: %w", err)
 	}
@@ -73,10 +84,18 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 	}
 	read.SetMaxOpenConns(readConns)
 	read.SetMaxIdleConns(readConns)
+	ckpt, err := sql.Open("sqlite", sqlitefile.DSN(abs, []string{"busy_timeout(5000)"}))
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sink/sqlite: open: %w", err)
+	}
+	ckpt.SetMaxOpenConns(1)
 
 	s := &Sink{
-		cfg: cfg, now: now, write: write, read: read,
-		queue: sink.NewQueue(cfg.QueueSize, cfg.MaxBatchesPerCommit, cfg.MaxRecordsPerCommit, func(b batch) int { return len(b.rows) }),
+		cfg: cfg, now: now, write: write, read: read, ckpt: ckpt,
+		restartFrames: defaultRestartFrames, ckptStop: make(chan struct{}), ckptDone: make(chan struct{}),
+		queue: sink.NewQueue(cfg.QueueSize, cfg.MaxBatchesPerCommit, cfg.MaxRecordsPerCommit, func(b batch) int { return b.count }),
 		done:  make(chan struct{}),
 	}
 	// Migrate before preparing: statements need the tables.
@@ -88,6 +107,7 @@ func open(ctx context.Context, path string, cfg Config, now func() time.Time) (*
 		return nil, err
 	}
 	go s.run()
+	go s.checkpoints()
 	return s, nil
 }
 
@@ -100,15 +120,17 @@ func (s *Sink) Close() error {
 	s.closeOnce.Do(func() {
 		s.queue.Seal()
 		<-s.done
+		close(s.ckptStop)
+		<-s.ckptDone
 		err = s.closeDBs()
 	})
 	return err
 }
 
-// closeDBs closes the statements and both pools. The last connection to
+// closeDBs closes the statements and the pools. The last connection to
 // close checkpoints the WAL into the database file.
 func (s *Sink) closeDBs() error {
-	errs := []error{s.stmts.close(), s.read.Close(), s.write.Close()}
+	errs := []error{s.stmts.close(), s.read.Close(), s.ckpt.Close(), s.write.Close()}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sink/sqlite: close: %w", err)
 	}

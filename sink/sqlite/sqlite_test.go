@@ -112,7 +112,7 @@ func TestOpen(t *testing.T) {
 			t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
 		}
 	}
-	if _, err := s.read.Exec(`DELETE FROM telemetry`); err == nil {
+	if _, err := s.read.Exec(`DELETE FROM telemetry_batches`); err == nil {
 		t.Error("a write through the read pool succeeded")
 	}
 }
@@ -122,8 +122,8 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{QueueSize: 1024, MaxBatchesPerCommit: 1000, MaxRecordsPerCommit: 10_000,
-		DedupeWindow: 24 * time.Hour, PruneInterval: time.Minute, Logger: c.Logger}
+	want := Config{QueueSize: 1024, MaxBatchesPerCommit: 1000, MaxRecordsPerCommit: 100_000,
+		DedupeWindow: 24 * time.Hour, PruneInterval: time.Minute, CheckpointInterval: time.Second, Logger: c.Logger}
 	if !reflect.DeepEqual(c, want) || c.Logger == nil {
 		t.Fatalf("defaults = %+v, want %+v", c, want)
 	}
@@ -232,9 +232,9 @@ func TestQueryPlans(t *testing.T) {
 		args  []any
 		index string
 	}{
-		{readAllSQL, []any{"ws", 0, 10}, "telemetry_by_workspace"},
-		{readDeviceSQL, []any{"ws", 0, 10, "dev"}, "telemetry_by_device"},
-		{endSQL, []any{"ws"}, "telemetry_by_workspace"},
+		{readAllSQL, []any{"ws", 0, 10}, "telemetry_batches_by_workspace"},
+		{readDeviceSQL, []any{"ws", 0, 10, "dev"}, "telemetry_batches_by_device"},
+		{endSQL, []any{"ws"}, "telemetry_batches_by_workspace"},
 	} {
 		rows, err := s.read.Query("EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 		if err != nil {

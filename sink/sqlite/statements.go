@@ -15,9 +15,8 @@ type statements struct {
 }
 
 const (
-	insertSQL = `INSERT INTO telemetry (workspace_id, device_id, ingest_key_id, receive_time, time, name,
-		value_type, number_value, text_value, bool_value, bytes_value, json_value, attributes)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	insertSQL = `INSERT INTO telemetry_batches (workspace_id, device_id, ingest_key_id, receive_time, record_count, records)
+		VALUES (?, ?, ?, ?, ?, ?)`
 
 	// dedupeSQL claims a dedupe key. It changes a row, and so reports one
 	// row affected, when the key is new or its entry was stored at or
@@ -32,9 +31,13 @@ const (
 	// backlog is deleted in short transactions between group commits.
 	pruneSQL = `DELETE FROM dedupe WHERE rowid IN (SELECT rowid FROM dedupe WHERE stored_at <= ?1 LIMIT ?2)`
 
-	readAllSQL    = `SELECT ` + readColumns + ` FROM telemetry WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`
-	readDeviceSQL = `SELECT ` + readColumns + ` FROM telemetry WHERE workspace_id = ?1 AND device_id = ?4 AND id > ?2 ORDER BY id LIMIT ?3`
-	endSQL        = `SELECT max(id) FROM telemetry WHERE workspace_id = ?`
+	// The reads take the batches from ?2, the batch of the cursor read
+	// after, on; the caller asks for one more batch than it needs
+	// records, as the first may have nothing left after the cursor.
+	readColumns   = `id, device_id, ingest_key_id, receive_time, records`
+	readAllSQL    = `SELECT ` + readColumns + ` FROM telemetry_batches WHERE workspace_id = ?1 AND id >= ?2 ORDER BY id LIMIT ?3`
+	readDeviceSQL = `SELECT ` + readColumns + ` FROM telemetry_batches WHERE workspace_id = ?1 AND device_id = ?4 AND id >= ?2 ORDER BY id LIMIT ?3`
+	endSQL        = `SELECT id, record_count FROM telemetry_batches WHERE workspace_id = ? ORDER BY id DESC LIMIT 1`
 )
 
 func (st *statements) prepare(ctx context.Context, write, read *sql.DB) error {

@@ -52,6 +52,7 @@ func (s *Sink) run() {
 		var group []*sink.Request[batch]
 		group, next = s.queue.Gather(next)
 		s.commit(group)
+		s.restartWAL()
 	}
 }
 
@@ -72,7 +73,7 @@ func (s *Sink) commit(group []*sink.Request[batch]) {
 	if s.cfg.OnCommit != nil {
 		c := sink.Commit{Batches: len(live), Duration: time.Since(start), Err: err}
 		for _, r := range live {
-			c.Records += len(r.Batch.rows)
+			c.Records += r.Batch.count
 		}
 		s.cfg.OnCommit(c)
 	}
@@ -90,7 +91,7 @@ func (s *Sink) commit(group []*sink.Request[batch]) {
 			s.stats.duplicates.Add(1)
 		} else {
 			s.stats.batches.Add(1)
-			s.stats.records.Add(int64(len(r.Batch.rows)))
+			s.stats.records.Add(int64(r.Batch.count))
 		}
 		r.Answer(sink.Result{Duplicate: r.Batch.duplicate})
 	}
@@ -131,15 +132,13 @@ func (s *Sink) store(live []*sink.Request[batch]) (touched map[string]struct{}, 
 				continue
 			}
 		}
-		for _, w := range b.rows {
-			if _, err := insert.ExecContext(ctx, b.workspaceID, b.deviceID, b.ingestKeyID, b.receiveTime,
-				w.time, w.name, w.valueType, w.number, w.text, w.boolean, w.bytes, w.json, w.attributes); err != nil {
-				return nil, fmt.Errorf("sink/sqlite: insert: %w", err)
-			}
+		if b.count == 0 {
+			continue
 		}
-		if len(b.rows) > 0 {
-			touched[b.workspaceID] = struct{}{}
+		if _, err := insert.ExecContext(ctx, b.workspaceID, b.deviceID, b.ingestKeyID, b.receiveTime, b.count, b.records); err != nil {
+			return nil, fmt.Errorf("sink/sqlite: insert: %w", err)
 		}
+		touched[b.workspaceID] = struct{}{}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sink/sqlite: commit: %w", err)
