@@ -10,8 +10,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/sink"
@@ -30,10 +28,7 @@ const (
 	fieldRecord      = "record"
 )
 
-var (
-	marshal   = protojson.MarshalOptions{UseProtoNames: true}
-	unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
-)
+var unmarshal = protojson.UnmarshalOptions{DiscardUnknown: true}
 
 // batch is a sink.Batch ready for the writer.
 type batch struct {
@@ -58,21 +53,25 @@ func encodeBatch(b sink.Batch, now time.Time) (batch, error) {
 		dedupeKey: b.DedupeKey, receiveTime: recv.Format(time.RFC3339Nano),
 		records: make([]string, len(b.Records)),
 	}
+	// All records in one buffer, each record a string pointing into it:
+	// one allocation for the batch instead of one per record.
+	buf := make([]byte, 0, 96*len(b.Records))
+	ends := make([]int, len(b.Records))
 	for i, r := range b.Records {
 		if err := sink.CheckRecord(r); err != nil {
 			return batch{}, fmt.Errorf("sink/redis: record %d: %w", i, err)
 		}
-		if r.Time == nil {
-			// A record without a time is stored with the receive time;
-			// the caller's record is not changed.
-			r = proto.CloneOf(r)
-			r.Time = timestamppb.New(recv)
+		var err error
+		if buf, err = appendRecord(buf, r, recv); err != nil {
+			return batch{}, fmt.Errorf("sink/redis: record %d: %w", i, err)
 		}
-		js, err := marshal.Marshal(r)
-		if err != nil {
-			return batch{}, fmt.Errorf("sink/redis: record %d: %w: %v", i, sink.ErrInvalidRecord, err)
-		}
-		out.records[i] = string(js)
+		ends[i] = len(buf)
+	}
+	all := string(buf)
+	start := 0
+	for i, end := range ends {
+		out.records[i] = all[start:end]
+		start = end
 	}
 	return out, nil
 }

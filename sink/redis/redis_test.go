@@ -128,6 +128,29 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// Batches are stored with EVALSHA after a SCRIPT LOAD in the same
+// pipeline, so an empty script cache (a Redis restart, SCRIPT FLUSH) costs
+// nothing: the next batch is stored as if the script had always been
+// there.
+func TestScriptCacheFlushed(t *testing.T) {
+	c := testservices.RedisClient(t)
+	s := newSink(t, c, sinkredis.Options{Prefix: uniquePrefix(t)})
+	for i := range 3 {
+		if err := c.ScriptFlush(t.Context()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := sink.Store(t.Context(), s, sink.Batch{WorkspaceID: "ws", DeviceID: "d", DedupeKey: fmt.Sprintf("s:%d", i),
+			ReceiveTime: time.Now(), Records: []*ingestgatev1.Record{{Name: fmt.Sprint(i)}}})
+		if err != nil || r.Duplicate {
+			t.Fatalf("batch %d after SCRIPT FLUSH: %+v %v", i, r, err)
+		}
+	}
+	es, err := s.Read(t.Context(), sink.Query{WorkspaceID: "ws"})
+	if err != nil || len(es) != 3 {
+		t.Fatalf("read %d entries (%v), want 3", len(es), err)
+	}
+}
+
 // TestDedupeKeys checks the documented dedupe key, its expiry, and that
 // colons in IDs cannot make two devices share one.
 func TestDedupeKeys(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/sink"
+	"github.com/ingestgate/ingestgate/sink/internal/jsonenc"
 )
 
 // A record is stored as a JSON object (documented in migration 0002):
@@ -44,7 +44,7 @@ func appendRecord(buf []byte, r *ingestgatev1.Record, recv int64) ([]byte, error
 	buf = append(buf, `{"time":`...)
 	buf = strconv.AppendInt(buf, t, 10)
 	buf = append(buf, `,"name":`...)
-	buf = appendString(buf, r.Name)
+	buf = jsonenc.AppendString(buf, r.Name)
 	switch v := r.Value.(type) {
 	case nil:
 	case *ingestgatev1.Record_NumberValue:
@@ -52,7 +52,7 @@ func appendRecord(buf []byte, r *ingestgatev1.Record, recv int64) ([]byte, error
 		buf = appendNumber(buf, v.NumberValue)
 	case *ingestgatev1.Record_TextValue:
 		buf = append(buf, `,"text":`...)
-		buf = appendString(buf, v.TextValue)
+		buf = jsonenc.AppendString(buf, v.TextValue)
 	case *ingestgatev1.Record_BoolValue:
 		buf = append(buf, `,"bool":`...)
 		buf = strconv.AppendBool(buf, v.BoolValue)
@@ -71,22 +71,8 @@ func appendRecord(buf []byte, r *ingestgatev1.Record, recv int64) ([]byte, error
 		return nil, fmt.Errorf("%w: unknown value type %T", sink.ErrInvalidRecord, v)
 	}
 	if len(r.Attributes) > 0 {
-		// Sorted, so equal records are stored as equal text.
-		keys := make([]string, 0, len(r.Attributes))
-		for k := range r.Attributes {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		buf = append(buf, `,"attributes":{`...)
-		for i, k := range keys {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendString(buf, k)
-			buf = append(buf, ':')
-			buf = appendString(buf, r.Attributes[k])
-		}
-		buf = append(buf, '}')
+		buf = append(buf, `,"attributes":`...)
+		buf = jsonenc.AppendObject(buf, r.Attributes)
 	}
 	return append(buf, '}'), nil
 }
@@ -104,37 +90,6 @@ func appendNumber(buf []byte, v float64) []byte {
 		return append(buf, "-9e999"...)
 	}
 	return strconv.AppendFloat(buf, v, 'g', -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s, valid UTF-8 (CheckRecord made sure), as a JSON
-// string: quote, backslash and control characters escaped.
-func appendString(buf []byte, s string) []byte {
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			buf = append(buf, '\\', c)
-		case '\n':
-			buf = append(buf, '\\', 'n')
-		case '\r':
-			buf = append(buf, '\\', 'r')
-		case '\t':
-			buf = append(buf, '\\', 't')
-		default:
-			buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 // storedRecord is a record's JSON object as decoded. Raw values keep
