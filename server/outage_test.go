@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,6 +97,10 @@ func TestPostgresOutage(t *testing.T) {
 	})
 	_, cachedSecret := newIngestKey(t, n, &ingestgatev1.IngestKey{Name: "cached"})
 	_, coldSecret := newIngestKey(t, n, &ingestgatev1.IngestKey{Name: "never used"})
+	// A key's creation is applied at once and again when the bus brings
+	// it back, and each application forgets the key: wait for both echoes,
+	// or one could drop the entry the next stream caches.
+	waitEventsReceived(t, n, 2)
 	live := openStream(t, n, "live", cachedSecret) // verifies, so the key is cached
 
 	proxy.down()
@@ -154,6 +159,27 @@ func TestPostgresOutage(t *testing.T) {
 	for i, e := range events.GetEvents() {
 		if e.GetSequence() != uint64(i+1) {
 			t.Fatalf("audit log has sequence %d at position %d", e.GetSequence(), i)
+		}
+	}
+}
+
+// waitEventsReceived waits until the node has received at least want key
+// events from the bus.
+func waitEventsReceived(t *testing.T, n *servertest.Node, want float64) {
+	t.Helper()
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(10 * time.Millisecond) {
+		m, raw := scrape(t, n)
+		var got float64
+		for s, v := range m {
+			if strings.HasPrefix(s, "ingestgate_key_events_received_total") {
+				got += v
+			}
+		}
+		if got >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node received %v key events from the bus, want %v:\n%s", got, want, raw)
 		}
 	}
 }

@@ -69,8 +69,8 @@
 //
 // Append checks and encodes the batch in the caller's goroutine and queues
 // it; one writer goroutine takes whatever is queued and sends it in one
-// pipeline, one EVAL of a small Lua script per batch (group commit: one
-// round trip for many batches). The script claims the dedupe key with SET
+// pipeline: SCRIPT LOAD of a small Lua script, then one EVALSHA of it per
+// batch (group commit: one round trip for many batches). The script claims the dedupe key with SET
 // NX PX and XADDs the records in one atomic step, so a duplicate is never
 // half stored and a batch that was not stored never claims its key. Read
 // uses XRANGE, and for Wait, XREAD BLOCK, which Redis itself wakes when

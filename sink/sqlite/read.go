@@ -78,12 +78,15 @@ func (s *Sink) query(ctx context.Context, q sink.Query, after int64, limit int) 
 	var entries []sink.Entry
 	for len(entries) < limit && rows.Next() {
 		var (
-			id, recv int64
-			records  []byte
-			e        = sink.Entry{WorkspaceID: q.WorkspaceID}
+			id, recv, count int64
+			records         []byte
+			e               = sink.Entry{WorkspaceID: q.WorkspaceID}
 		)
-		if err := rows.Scan(&id, &e.DeviceID, &e.IngestKeyID, &recv, &records); err != nil {
+		if err := rows.Scan(&id, &e.DeviceID, &e.IngestKeyID, &recv, &count, &records); err != nil {
 			return nil, fmt.Errorf("sink/sqlite: read: %w", err)
+		}
+		if id == first && skip >= count {
+			continue // read to its end before: no need to decode it
 		}
 		rs, err := decodeRecords(records)
 		if err != nil {

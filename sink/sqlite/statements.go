@@ -34,7 +34,7 @@ const (
 	// The reads take the batches from ?2, the batch of the cursor read
 	// after, on; the caller asks for one more batch than it needs
 	// records, as the first may have nothing left after the cursor.
-	readColumns   = `id, device_id, ingest_key_id, receive_time, records`
+	readColumns   = `id, device_id, ingest_key_id, receive_time, record_count, records`
 	readAllSQL    = `SELECT ` + readColumns + ` FROM telemetry_batches WHERE workspace_id = ?1 AND id >= ?2 ORDER BY id LIMIT ?3`
 	readDeviceSQL = `SELECT ` + readColumns + ` FROM telemetry_batches WHERE workspace_id = ?1 AND device_id = ?4 AND id >= ?2 ORDER BY id LIMIT ?3`
 	endSQL        = `SELECT id, record_count FROM telemetry_batches WHERE workspace_id = ? ORDER BY id DESC LIMIT 1`
