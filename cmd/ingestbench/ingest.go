@@ -206,6 +206,32 @@ func rateText(rate float64) string {
 // errClosed is what a link's next returns once it was closed.
 var errClosed = errors.New("link closed")
 
+// inflight is the requests a link without a stream (MQTT, unary calls)
+// has sent and not yet seen answered, in send order, until it is closed.
+type inflight[T any] struct {
+	pending chan T
+	closed  chan struct{}
+}
+
+func newInflight[T any](window int) inflight[T] {
+	return inflight[T]{pending: make(chan T, window+1), closed: make(chan struct{})}
+}
+
+func (f inflight[T]) push(v T) { f.pending <- v }
+
+// oldest waits for the oldest request, or returns errClosed.
+func (f inflight[T]) oldest() (T, error) {
+	select {
+	case v := <-f.pending:
+		return v, nil
+	case <-f.closed:
+		var zero T
+		return zero, errClosed
+	}
+}
+
+func (f inflight[T]) close() { close(f.closed) }
+
 // link is one device's connection to the server under test: it sends
 // batch seq, and next returns the seq of the next acknowledged batch, in
 // send order, and whether the server said it was a duplicate (stored

@@ -17,11 +17,10 @@ import (
 // same protobuf TelemetryBatch a stream carries) at QoS 1 to
 // ingestbench/<device>: the broker's PUBACK is the ack.
 type mqttLink struct {
-	c       mqtt.Client
-	topic   string
-	batch   *ingestgatev1.TelemetryBatch
-	pending chan pub
-	closed  chan struct{}
+	c     mqtt.Client
+	topic string
+	batch *ingestgatev1.TelemetryBatch
+	inflight[pub]
 }
 
 type pub struct {
@@ -57,7 +56,7 @@ func openMQTT(raw string, batch, window int) (func(ctx context.Context, id strin
 		if err := tok.Error(); err != nil {
 			return nil, fmt.Errorf("mqtt connect: %w", err)
 		}
-		return &mqttLink{c: c, topic: "ingestbench/" + id, batch: &ingestgatev1.TelemetryBatch{Records: records(batch)}, pending: make(chan pub, window+1), closed: make(chan struct{})}, nil
+		return &mqttLink{c: c, topic: "ingestbench/" + id, batch: &ingestgatev1.TelemetryBatch{Records: records(batch)}, inflight: newInflight[pub](window)}, nil
 	}, nil
 }
 
@@ -67,16 +66,14 @@ func (m *mqttLink) send(seq uint64) error {
 	if err != nil {
 		return err
 	}
-	m.pending <- pub{seq: seq, tok: m.c.Publish(m.topic, 1, false, payload)}
+	m.push(pub{seq: seq, tok: m.c.Publish(m.topic, 1, false, payload)})
 	return nil
 }
 
 func (m *mqttLink) next() (uint64, bool, error) {
-	var p pub
-	select {
-	case p = <-m.pending:
-	case <-m.closed:
-		return 0, false, errClosed
+	p, err := m.oldest()
+	if err != nil {
+		return 0, false, err
 	}
 	select {
 	case <-p.tok.Done():
@@ -90,6 +87,6 @@ func (m *mqttLink) next() (uint64, bool, error) {
 }
 
 func (m *mqttLink) close() {
-	close(m.closed)
+	m.inflight.close()
 	m.c.Disconnect(0)
 }

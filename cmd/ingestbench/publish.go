@@ -19,8 +19,7 @@ import (
 // a gRPC Publish, or a POST /v1/telemetry (the HTTP devices' path).
 type unaryLink struct {
 	publish func() reply
-	pending chan call
-	closed  chan struct{}
+	inflight[call]
 }
 
 type call struct {
@@ -34,22 +33,20 @@ type reply struct {
 }
 
 func newUnaryLink(window int, publish func() reply) *unaryLink {
-	return &unaryLink{publish: publish, pending: make(chan call, window+1), closed: make(chan struct{})}
+	return &unaryLink{publish: publish, inflight: newInflight[call](window)}
 }
 
 func (u *unaryLink) send(seq uint64) error {
 	c := call{seq: seq, done: make(chan reply, 1)}
-	u.pending <- c
+	u.push(c)
 	go func() { c.done <- u.publish() }()
 	return nil
 }
 
 func (u *unaryLink) next() (uint64, bool, error) {
-	var c call
-	select {
-	case c = <-u.pending:
-	case <-u.closed:
-		return 0, false, errClosed
+	c, err := u.oldest()
+	if err != nil {
+		return 0, false, err
 	}
 	r := <-c.done // the request ends: its context is the session's
 	if r.err != nil {
@@ -57,8 +54,6 @@ func (u *unaryLink) next() (uint64, bool, error) {
 	}
 	return c.seq, r.duplicate, nil
 }
-
-func (u *unaryLink) close() { close(u.closed) }
 
 // openPublish sends each batch as a gRPC Publish. No idempotency key:
 // every call is a new batch.

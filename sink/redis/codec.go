@@ -13,6 +13,7 @@ import (
 
 	ingestgatev1 "github.com/ingestgate/ingestgate/gen/ingestgate/v1"
 	"github.com/ingestgate/ingestgate/sink"
+	"github.com/ingestgate/ingestgate/sink/internal/jsonenc"
 )
 
 // Conversions between batches and stream entries (see "Entry format" in
@@ -67,7 +68,7 @@ func encodeBatch(b sink.Batch, now time.Time) (batch, error) {
 		}
 		ends[i] = len(buf)
 	}
-	all := string(buf)
+	all := jsonenc.Seal(buf)
 	start := 0
 	for i, end := range ends {
 		out.records[i] = all[start:end]

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ingestgate/ingestgate/sink"
+	"github.com/ingestgate/ingestgate/sink/internal/jsonenc"
 )
 
 // A batch is stored as one row of telemetry_batches whose records column
@@ -71,7 +72,7 @@ func encodeBatch(b sink.Batch, now time.Time) (batch, error) {
 			return batch{}, fmt.Errorf("sink/sqlite: record %d: %w", i, err)
 		}
 	}
-	out.records = string(append(buf, ']'))
+	out.records = jsonenc.Seal(append(buf, ']'))
 	return out, nil
 }
 

@@ -3,7 +3,10 @@
 // cost several times more than the work itself.
 package jsonenc
 
-import "slices"
+import (
+	"slices"
+	"unsafe"
+)
 
 const hexDigits = "0123456789abcdef"
 
@@ -59,4 +62,14 @@ func AppendObject(buf []byte, m map[string]string) []byte {
 		buf = AppendString(buf, m[k])
 	}
 	return append(buf, '}')
+}
+
+// Seal returns buf as a string without copying it: a batch's encoding is
+// as large as the batch, and a copy would allocate it twice on the
+// ingest path. The caller must not touch buf afterwards.
+func Seal(buf []byte) string {
+	if len(buf) == 0 {
+		return ""
+	}
+	return unsafe.String(&buf[0], len(buf))
 }
