@@ -152,7 +152,9 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	t.limits.update(&k)
 	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })
 	t.log.DebugContext(ctx, "stream opened", slog.String("key_prefix", k.DisplayPrefix), slog.String("device_id", deviceID))
-	return st, &k, nil
+	// The stream keeps only what it uses of the key (the rest, name,
+	// labels and scope, would stay on the heap for the stream's life).
+	return st, &keystore.IngestKey{ID: k.ID, WorkspaceID: k.WorkspaceID, Limits: k.Limits}, nil
 }
 
 func (t *telemetryService) maxStreams(k *keystore.IngestKey) int {
@@ -176,10 +178,10 @@ type inflight struct {
 // pipeline links a stream's receiver to its sender. slots bounds the
 // batches awaiting their ack (the stream window: what one stream holds in
 // memory, and how far a device may pipeline ahead of its acks). appendMu is
-// held from the closed check through the hand-off to pending, so once the
-// closer has taken it every batch given to the sink is in pending.
+// held from the closed check through the hand-off to acks, so once the
+// closer has taken it every batch given to the sink is in acks.
 type pipeline struct {
-	pending   chan inflight
+	acks      ackQueue
 	slots     chan struct{}
 	throttles chan *ingestgatev1.Throttle
 	appendMu  sync.Mutex
@@ -188,12 +190,12 @@ type pipeline struct {
 
 func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k *keystore.IngestKey) error {
 	p := &pipeline{
-		pending:   make(chan inflight, t.cfg.StreamWindow+1), // +1: the receiver's final word
 		slots:     make(chan struct{}, t.cfg.StreamWindow),
 		throttles: make(chan *ingestgatev1.Throttle, 1),
 		received:  make(chan struct{}),
 	}
-	go func() { t.receive(ss, st, k, p); close(p.received) }()
+	p.acks.init(t.ackBufs)
+	go t.receive(ss, st, k, p)
 	defer func() { go t.settleLeftovers(p) }()
 
 	// A stream that sends nothing for StreamIdleTimeout is closed (the
@@ -228,21 +230,23 @@ func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k 
 			if err := ss.Send(&ingestgatev1.ConnectResponse{Message: &ingestgatev1.ConnectResponse_Throttle{Throttle: th}}); err != nil {
 				return err
 			}
-		case b := <-p.pending:
-			if b.err != nil {
-				if st.Closure() != nil {
-					return t.closeStream(ss, st, k, p) // the receiver stopped because of the close
+		case <-p.acks.ready:
+			for b, ok := p.acks.pop(); ok; b, ok = p.acks.pop() {
+				if b.err != nil {
+					if st.Closure() != nil {
+						return t.closeStream(ss, st, k, p) // the receiver stopped because of the close
+					}
+					if b.err == io.EOF {
+						return nil // every earlier batch was acked: acks is in order
+					}
+					return b.err
 				}
-				if b.err == io.EOF {
-					return nil // every earlier batch was acked: pending is in order
+				if err := t.ack(ss, st, k, p, b); err != nil {
+					if st.Closure() != nil {
+						return t.closeStream(ss, st, k, p)
+					}
+					return err
 				}
-				return b.err
-			}
-			if err := t.ack(ss, st, k, p, b); err != nil {
-				if st.Closure() != nil {
-					return t.closeStream(ss, st, k, p)
-				}
-				return err
 			}
 		}
 	}
@@ -282,35 +286,25 @@ func (t *telemetryService) ack(ss connectStream, st *registry.Stream, k *keystor
 // that after the Goodbye nothing more of this stream is stored and every
 // stored batch it can still tell the device about is acked.
 func (t *telemetryService) closeStream(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline) error {
-	p.appendMu.Lock() // the receiver is not between its check and pending
+	p.appendMu.Lock() // the receiver is not between its check and acks
 	p.appendMu.Unlock()
-	for done := false; !done; {
-		select {
-		case b := <-p.pending:
-			if b.err == nil && t.ack(ss, st, k, p, b) != nil && ss.Context().Err() != nil {
-				done = true // the device is gone; nothing more to tell it
-			}
-		default:
-			done = true
+	for b, ok := p.acks.pop(); ok; b, ok = p.acks.pop() {
+		if b.err == nil && t.ack(ss, st, k, p, b) != nil && ss.Context().Err() != nil {
+			break // the device is gone; nothing more to tell it
 		}
 	}
 	return t.goodbye(ss, st)
 }
 
-// settleLeftovers releases what batches still in pending hold once the
+// settleLeftovers releases what batches still in acks hold once the
 // handler has returned early (the device went away, a send failed): it waits
 // for the receiver, which pushes nothing after that, then for each result.
 func (t *telemetryService) settleLeftovers(p *pipeline) {
 	<-p.received
-	for {
-		select {
-		case b := <-p.pending:
-			if b.result != nil {
-				<-b.result
-				t.inflight.Release(b.bytes)
-			}
-		default:
-			return
+	for b, ok := p.acks.pop(); ok; b, ok = p.acks.pop() {
+		if b.result != nil {
+			<-b.result
+			t.inflight.Release(b.bytes)
 		}
 	}
 }
@@ -328,83 +322,85 @@ func (t *telemetryService) goodbye(ss connectStream, st *registry.Stream) error 
 	return status.Error(c.Code, c.Message)
 }
 
-// receive reads batches until the stream ends, validates them, applies the
-// key's rate, and hands them to the sink under the stream's context, so a
-// batch not yet committed when the stream closes is not stored.
+// receive reads batches until the stream ends and hands each to accept;
+// its last act is the final word in acks.
 func (t *telemetryService) receive(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline) {
-	ctx := st.Context()
-	// pending has room for every batch holding a slot plus this one, so
-	// the final word is always delivered: the sender must learn that the
-	// receiver stopped, whatever the reason.
-	final := func(err error) { p.pending <- inflight{err: err} }
-	// stopped is the final word when ctx ended: the sender ignores it after
-	// a close, and otherwise the device went away (a status, so the call is
-	// not logged as an UNKNOWN error).
-	stopped := func() { final(status.FromContextError(context.Cause(ctx)).Err()) }
 	for {
 		req, err := ss.Recv()
+		if err == nil {
+			err = t.accept(st, k, p, req)
+		}
 		if err != nil {
-			final(err)
+			// The final word: the acks queue has room for every batch
+			// holding a slot plus this, and the sender must learn that the
+			// receiver stopped, whatever the reason.
+			p.acks.push(inflight{err: err})
+			close(p.received)
 			return
 		}
-		arrived := time.Now()
-		b := req.GetBatch()
-		if b == nil {
-			final(status.Error(codes.InvalidArgument, "message has no batch"))
-			return
+	}
+}
+
+// accept validates a batch, applies the key's rate, and hands it to the
+// sink under the stream's context, so a batch not yet committed when the
+// stream closes is not stored. An error ends the stream's receiving.
+func (t *telemetryService) accept(st *registry.Stream, k *keystore.IngestKey, p *pipeline, req *ingestgatev1.ConnectRequest) error {
+	ctx := st.Context()
+	// When ctx ended: the sender ignores this after a close, and otherwise
+	// the device went away (a status, so the call is not logged as an
+	// UNKNOWN error).
+	stopped := func() error { return status.FromContextError(context.Cause(ctx)).Err() }
+	arrived := time.Now()
+	b := req.GetBatch()
+	if b == nil {
+		return status.Error(codes.InvalidArgument, "message has no batch")
+	}
+	if err := validateRecords(b.GetRecords(), t.cfg.MaxRecordsPerBatch); err != nil {
+		return status.Errorf(codes.InvalidArgument, "batch seq %d: %v", b.GetSeq(), err)
+	}
+	// Over the key's rate: tell the device (Throttle) and hold the batch
+	// until the bucket admits it, never drop it.
+	for {
+		wait, rps := t.limits.take(ctx, k, len(b.GetRecords()))
+		if wait == 0 {
+			break
 		}
-		if err := validateRecords(b.GetRecords(), t.cfg.MaxRecordsPerBatch); err != nil {
-			final(status.Errorf(codes.InvalidArgument, "batch seq %d: %v", b.GetSeq(), err))
-			return
-		}
-		// Over the key's rate: tell the device (Throttle) and hold the
-		// batch until the bucket admits it, never drop it.
-		for {
-			wait, rps := t.limits.take(ctx, k, len(b.GetRecords()))
-			if wait == 0 {
-				break
-			}
-			th := &ingestgatev1.Throttle{RetryAfter: durationpb.New(wait), RecordsPerSecond: rps}
-			select {
-			case p.throttles <- th:
-			default: // one already queued says the same
-			}
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				stopped()
-				return
-			}
+		th := &ingestgatev1.Throttle{RetryAfter: durationpb.New(wait), RecordsPerSecond: rps}
+		select {
+		case p.throttles <- th:
+		default: // one already queued says the same
 		}
 		select {
-		case p.slots <- struct{}{}:
+		case <-time.After(wait):
 		case <-ctx.Done():
-			stopped()
-			return
+			return stopped()
 		}
-		// The node-wide bound on batch bytes awaiting their ack: past it,
-		// streams stop reading and gRPC flow control holds devices back.
-		size := int64(proto.Size(req))
-		if err := t.inflight.Acquire(ctx, size); err != nil {
-			<-p.slots
-			stopped()
-			return
-		}
-		p.appendMu.Lock()
-		if ctx.Err() != nil {
-			p.appendMu.Unlock()
-			t.inflight.Release(size)
-			<-p.slots
-			stopped()
-			return
-		}
-		res := t.sink.Append(ctx, sink.Batch{
-			WorkspaceID: k.WorkspaceID, DeviceID: st.DeviceID, IngestKeyID: k.ID,
-			DedupeKey: streamDedupeKey(b.GetSeq()), ReceiveTime: storeTime(arrived), Records: b.GetRecords(),
-		})
-		p.pending <- inflight{seq: b.GetSeq(), records: len(b.GetRecords()), bytes: size, result: res, arrived: arrived} // a slot is held: never blocks
-		p.appendMu.Unlock()
 	}
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return stopped()
+	}
+	// The node-wide bound on batch bytes awaiting their ack: past it,
+	// streams stop reading and gRPC flow control holds devices back.
+	size := int64(proto.Size(req))
+	if err := t.inflight.Acquire(ctx, size); err != nil {
+		<-p.slots
+		return stopped()
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if ctx.Err() != nil {
+		t.inflight.Release(size)
+		<-p.slots
+		return stopped()
+	}
+	res := t.sink.Append(ctx, sink.Batch{
+		WorkspaceID: k.WorkspaceID, DeviceID: st.DeviceID, IngestKeyID: k.ID,
+		DedupeKey: streamDedupeKey(b.GetSeq()), ReceiveTime: storeTime(arrived), Records: b.GetRecords(),
+	})
+	p.acks.push(inflight{seq: b.GetSeq(), records: len(b.GetRecords()), bytes: size, result: res, arrived: arrived}) // a slot is held: never overflows
+	return nil
 }
 
 func streamDedupeKey(seq uint64) string {

@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	ingestgatev1.RegisterDeviceServiceServer(s.grpc, &deviceService{Server: s})
 	ingestgatev1.RegisterApiKeyServiceServer(s.grpc, newAPIKeyService(s))
 	ingestgatev1.RegisterEventServiceServer(s.grpc, &eventService{Server: s})
-	ingestgatev1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{Server: s})
+	ingestgatev1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{Server: s, ackBufs: newAckBufs(cfg.StreamWindow)})
 	ingestgatev1.RegisterAuthServiceServer(s.grpc, &authService{Server: s})
 	ingestgatev1.RegisterUserServiceServer(s.grpc, &userService{Server: s})
 	ingestgatev1.RegisterConnectionServiceServer(s.grpc, &connectionService{Server: s})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -25,6 +26,7 @@ import (
 type telemetryService struct {
 	ingestgatev1.UnimplementedTelemetryServiceServer
 	*Server
+	ackBufs *sync.Pool // rings of the streams' ackQueues
 }
 
 const maxIdempotencyKeyLen = 128
