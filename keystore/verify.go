@@ -115,13 +115,18 @@ func NewVerifier(store Reader, hasher Hasher, ingest, api TokenFormat, cfg Verif
 // access now. It does not check the device scope.
 func (v *Verifier) VerifyIngestKey(ctx context.Context, token string) (IngestKey, error) {
 	k, _, err := v.VerifyIngestKeyHash(ctx, token)
-	return k, err
+	if k == nil {
+		return IngestKey{}, err
+	}
+	return *k, err
 }
 
-// VerifyIngestKeyHash is VerifyIngestKey that also returns the token's
-// Hash, which Credential.Check takes on a live stream: from the cache, a
-// hit costs no hashing with the pepper.
-func (v *Verifier) VerifyIngestKeyHash(ctx context.Context, token string) (IngestKey, Hash, error) {
+// VerifyIngestKeyHash is VerifyIngestKey for the hot path. It returns the
+// key as the cache holds it, without a copy: shared with every caller, so
+// it must not be modified. It also returns the token's Hash, which
+// Credential.Check takes on a live stream: from the cache, a hit costs no
+// hashing with the pepper. The key is nil when none was found.
+func (v *Verifier) VerifyIngestKeyHash(ctx context.Context, token string) (*IngestKey, Hash, error) {
 	return v.ingestKeys.verify(ctx, v.ingest, token, v.now(), v.store.FindIngestKeyByHash)
 }
 
@@ -129,7 +134,10 @@ func (v *Verifier) VerifyIngestKeyHash(ctx context.Context, token string) (Inges
 // access now.
 func (v *Verifier) VerifyAPIKey(ctx context.Context, token string) (APIKey, error) {
 	k, _, err := v.apiKeys.verify(ctx, v.api, token, v.now(), v.store.FindAPIKeyByHash)
-	return k, err
+	if k == nil {
+		return APIKey{}, err
+	}
+	return *k, err
 }
 
 // ForgetIngestKey drops a key from the cache; call it after any committed
@@ -232,24 +240,23 @@ func newCredCache[T any](cfg VerifierConfig, hasher Hasher, fields func(*T) (str
 // enter the positive cache, so a hit needs no Parse (the checksum was a
 // quarter of a hit's time); a miss parses before anything else, so a
 // flood of garbage costs a hash and a checksum, never a lookup.
-func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, now time.Time, find func(context.Context, Hash) (T, error)) (T, Hash, error) {
-	var zero T
+func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, now time.Time, find func(context.Context, Hash) (T, error)) (*T, Hash, error) {
 	if !f.shaped(token) {
-		return zero, Hash{}, &CredentialError{Reason: ReasonMalformed}
+		return nil, Hash{}, &CredentialError{Reason: ReasonMalformed}
 	}
 	// Without the prefix (every token in this cache has it), the rest
 	// fits one SHA-256 block.
 	ck := keyOf(token[len(f.prefix):])
 	if e, ok := c.pos.Get(ck); ok && now.Before(e.until) {
 		c.hits.Add(1)
-		return e.val, e.hash, judge(c.fields, &e.val, e.hash, now)
+		return &e.val, e.hash, judge(c.fields, &e.val, e.hash, now)
 	}
 	if f.Parse(token) != nil {
-		return zero, Hash{}, &CredentialError{Reason: ReasonMalformed}
+		return nil, Hash{}, &CredentialError{Reason: ReasonMalformed}
 	}
 	if until, ok := c.neg.Get(ck); ok && now.Before(until) {
 		c.negHits.Add(1)
-		return zero, Hash{}, &CredentialError{Reason: ReasonUnknown}
+		return nil, Hash{}, &CredentialError{Reason: ReasonUnknown}
 	}
 	c.misses.Add(1)
 	h := c.hasher.Hash(token)
@@ -280,11 +287,12 @@ func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, 
 		}
 		return k, nil
 	})
-	k := res.(T)
 	if err != nil {
-		return k, h, err
+		return nil, h, err
 	}
-	return k, h, judge(c.fields, &k, h, now)
+	// A copy: the flight's result is shared with every caller that joined it.
+	k := res.(T)
+	return &k, h, judge(c.fields, &k, h, now)
 }
 
 // judge decides whether a found key grants access with the secret hashed to h.

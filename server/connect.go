@@ -88,16 +88,16 @@ func (t *telemetryService) Connect(ss connectStream) error {
 // stream to it) or wholly after it: an older read never overwrites the
 // tags and deadline a newer one set.
 func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *keystore.IngestKey, error) {
-	k, hash, deviceID, err := t.authenticateDevice(ctx)
+	cached, hash, deviceID, err := t.authenticateDevice(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	st := &registry.Stream{
-		ID: t.newStreamID(), WorkspaceID: k.WorkspaceID, KeyID: k.ID, DeviceID: deviceID, Hash: hash,
-		KeyPrefix: usedPrefix(&k, hash), Peer: peerAddr(ctx),
+		ID: t.newStreamID(), WorkspaceID: cached.WorkspaceID, KeyID: cached.ID, DeviceID: deviceID, Hash: hash,
+		KeyPrefix: usedPrefix(cached, hash), Peer: peerAddr(ctx),
 	}
-	if err := t.streams.Add(ctx, st, t.maxStreams(&k)); err != nil {
-		what := "ingest key " + k.DisplayPrefix
+	if err := t.streams.Add(ctx, st, t.maxStreams(cached)); err != nil {
+		what := "ingest key " + cached.DisplayPrefix
 		if errors.Is(err, registry.ErrTooManyDeviceStreams) {
 			what = "device " + deviceID
 		}
@@ -108,25 +108,24 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		t.seats.release(st)
 		return nil, nil, err
 	}
-	if err := t.seats.take(ctx, st, &k, t.maxStreams(&k), t.cfg.MaxStreamsPerDevice); err != nil {
+	if err := t.seats.take(ctx, st, cached, t.maxStreams(cached), t.cfg.MaxStreamsPerDevice); err != nil {
 		return fail(err)
 	}
 	// While the store is unreachable, a key the verifier still holds (an
 	// active key, cached) keeps admitting the devices its scope names without
 	// tags, so a fleet rides out a brief outage. Such a stream is judged
-	// against the store by the next sweep or resync once it is back.
-	degradable := k.Scope.Admits(deviceID, nil)
-	mu := t.judging.of(k.ID)
+	// against the store by the next sweep or resync once it is baccached.
+	degradable := cached.Scope.Admits(deviceID, nil)
+	mu := t.judging.of(cached.ID)
 	mu.RLock()
 	defer mu.RUnlock()
-	cached := k
-	k, err = t.store.GetIngestKey(ctx, k.WorkspaceID, k.ID)
+	k, err := t.store.GetIngestKey(ctx, cached.WorkspaceID, cached.ID)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		return fail(refuse(goodbyeDeleted, codes.Unauthenticated, "Invalid credentials: ingest key deleted"))
 	case err != nil && degradable:
 		t.log.WarnContext(ctx, "store unreachable; admitting a cached key until the store is back", slog.String("key_prefix", cached.DisplayPrefix), slog.Any("error", err))
-		k = cached
+		k = *cached
 		st.Degraded.Store(true)
 		st.SetTags(map[string]string{})
 	case err != nil:
@@ -139,7 +138,7 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		// Reads the device, registers it when new and the scope names it,
 		// and checks the scope. (Registering audits DEVICE_CREATED, which
 		// rechecks nothing, so holding the judging lock here is safe.)
-		d, err := t.admitDevice(ctx, k, deviceID)
+		d, err := t.admitDevice(ctx, &k, deviceID)
 		if err != nil {
 			return fail(err)
 		}

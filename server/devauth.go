@@ -39,8 +39,9 @@ func deviceToken(md metadata.MD) string {
 
 // authenticateDevice verifies the ingest key in ctx's metadata, without
 // checking the device scope: UNAUTHENTICATED for a missing or invalid key.
-// It returns the device id from metadata, validated.
-func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, keystore.Hash, string, error) {
+// It returns the device id from metadata, validated, and the key as the
+// verifier holds it: shared, never to be modified.
+func (s *Server) authenticateDevice(ctx context.Context) (*keystore.IngestKey, keystore.Hash, string, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	var deviceID string
 	if v := md.Get("x-device-id"); len(v) > 0 {
@@ -49,17 +50,17 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 	token := deviceToken(md)
 	if token == "" {
 		s.log.InfoContext(ctx, "device auth failed", slog.String("reason", "missing"))
-		return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.Unauthenticated, "Invalid credentials: missing; send the ingest key as 'authorization: Bearer <key>'")
+		return nil, keystore.Hash{}, "", status.Error(codes.Unauthenticated, "Invalid credentials: missing; send the ingest key as 'authorization: Bearer <key>'")
 	}
 	if deviceID == "" {
-		return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.InvalidArgument, "x-device-id is required")
+		return nil, keystore.Hash{}, "", status.Error(codes.InvalidArgument, "x-device-id is required")
 	}
 	if err := keystore.ValidateDeviceID(deviceID); err != nil {
-		return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.InvalidArgument, "x-device-id: "+err.Error())
+		return nil, keystore.Hash{}, "", status.Error(codes.InvalidArgument, "x-device-id: "+err.Error())
 	}
 	ip := s.clientIP(ctx)
 	if err := s.guard.check(ip); err != nil {
-		return keystore.IngestKey{}, keystore.Hash{}, "", err
+		return nil, keystore.Hash{}, "", err
 	}
 	k, h, err := s.verifier.VerifyIngestKeyHash(ctx, token)
 	if err != nil {
@@ -68,14 +69,14 @@ func (s *Server) authenticateDevice(ctx context.Context) (keystore.IngestKey, ke
 			// The store is unreachable: a known key is served from the cache,
 			// an unknown one cannot be judged now.
 			s.log.ErrorContext(ctx, "verify ingest key", slog.Any("error", err))
-			return keystore.IngestKey{}, keystore.Hash{}, "", status.Error(codes.Unavailable, "cannot verify credentials right now; retry")
+			return nil, keystore.Hash{}, "", status.Error(codes.Unavailable, "cannot verify credentials right now; retry")
 		}
 		s.log.InfoContext(ctx, "device auth failed", slog.String("reason", ce.Reason.String()), slog.String("key_prefix", ce.DisplayPrefix), slog.String("device_id", deviceID), slog.String("client_ip", ip))
 		s.metrics.authFailed(ctx, "ingest_key", ce.Reason.String())
 		if err := s.guard.failed(ctx, ip); err != nil {
-			return keystore.IngestKey{}, keystore.Hash{}, "", err
+			return nil, keystore.Hash{}, "", err
 		}
-		return keystore.IngestKey{}, keystore.Hash{}, "", refuse(reasonClosures[ce.Reason], codes.Unauthenticated, credentialMessage(ce.Reason))
+		return nil, keystore.Hash{}, "", refuse(reasonClosures[ce.Reason], codes.Unauthenticated, credentialMessage(ce.Reason))
 	}
 	// Who the call is for, on its span: never the secret.
 	trace.SpanFromContext(ctx).SetAttributes(
@@ -98,7 +99,7 @@ func refuse(r reason, code codes.Code, msg string) error {
 	return &refusal{reason: r, st: status.New(code, msg)}
 }
 
-func outOfScope(k keystore.IngestKey, deviceID string) error {
+func outOfScope(k *keystore.IngestKey, deviceID string) error {
 	return refuse(goodbyeOutOfScope, codes.PermissionDenied, fmt.Sprintf("ingest key %s does not admit device %q", k.DisplayPrefix, deviceID))
 }
 
@@ -122,7 +123,7 @@ func credentialMessage(r keystore.CredentialReason) string {
 // admitDevice loads the device, registering it when the key's scope names
 // it or admits any device, and checks the scope: PERMISSION_DENIED when the
 // key does not admit it.
-func (s *Server) admitDevice(ctx context.Context, k keystore.IngestKey, deviceID string) (keystore.Device, error) {
+func (s *Server) admitDevice(ctx context.Context, k *keystore.IngestKey, deviceID string) (keystore.Device, error) {
 	d, err := s.store.GetDevice(ctx, k.WorkspaceID, deviceID)
 	if errors.Is(err, keystore.ErrNotFound) {
 		if !k.Scope.Admits(deviceID, nil) {
@@ -145,7 +146,7 @@ func (s *Server) admitDevice(ctx context.Context, k keystore.IngestKey, deviceID
 
 // registerDevice adds a device on its first connection, audited as done by
 // the key that admitted it.
-func (s *Server) registerDevice(ctx context.Context, k keystore.IngestKey, deviceID string) (keystore.Device, error) {
+func (s *Server) registerDevice(ctx context.Context, k *keystore.IngestKey, deviceID string) (keystore.Device, error) {
 	now := s.now()
 	d := keystore.Device{WorkspaceID: k.WorkspaceID, ID: deviceID, CreateTime: now, UpdateTime: now}
 	err := s.commit(ctx, "ingest_key:"+k.ID, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {

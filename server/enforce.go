@@ -201,7 +201,7 @@ func (s *Server) judgeStream(ctx context.Context, st *registry.Stream, k *keysto
 		if errors.Is(err, keystore.ErrNotFound) && st.Degraded.Load() && k.Scope.Admits(st.DeviceID, nil) {
 			// Admitted during a store outage before its device could be
 			// registered: register it now, as its connect would have.
-			d, err = s.registerDevice(ctx, *k, st.DeviceID)
+			d, err = s.registerDevice(ctx, k, st.DeviceID)
 			if err != nil {
 				return // logged; the next sweep tries again
 			}

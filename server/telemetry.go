@@ -54,7 +54,7 @@ func (t *telemetryService) Publish(ctx context.Context, req *ingestgatev1.Publis
 		return nil, invalidArg("idempotency_key: at most %d characters", maxIdempotencyKeyLen)
 	}
 	n := len(req.GetRecords())
-	if wait, rps := t.limits.take(ctx, &k, n); wait > 0 {
+	if wait, rps := t.limits.take(ctx, k, n); wait > 0 {
 		return nil, throttled(wait, rps)
 	}
 	b := sink.Batch{
