@@ -162,6 +162,15 @@ func (v *Verifier) ForgetAll() {
 	v.apiKeys.forgetAll()
 }
 
+// IngestKeyGeneration changes whenever a cached ingest key is forgotten.
+// A caller that reads it before VerifyIngestKeyHash and finds it unchanged
+// later knows that no invalidation reached the cache in between: the key it
+// was given is as current as any lookup in the store would have been, up
+// to changes whose events have not arrived yet (which forget it when they
+// do). A server opening a stream relies on this to skip reading the key
+// again once the stream is registered.
+func (v *Verifier) IngestKeyGeneration() uint64 { return v.ingestKeys.epoch.Load() }
+
 // CacheStats counts how one cache answered since the verifier was built.
 // Only well-formed tokens count: a malformed one never reaches the cache.
 type CacheStats struct {
@@ -207,7 +216,8 @@ type credCache[T any] struct {
 	neg     *lru.Cache[cacheKey, time.Time]
 	flights singleflight.Group
 
-	// epoch changes on every forget. A lookup that started before a forget
+	// epoch changes on every forget, before and after it removes entries
+	// (see Generation). A lookup that started before a forget
 	// may have read the old record, so it does not cache its result.
 	epoch atomic.Uint64
 
@@ -283,6 +293,7 @@ func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, 
 			// that runs later finds ck in byID.)
 			if c.epoch.Load() != epoch {
 				c.pos.Remove(ck)
+				c.epoch.Add(1) // it may have been served meanwhile: see Generation
 			}
 		}
 		return k, nil
@@ -333,8 +344,12 @@ func (c *Credential) Deadline(h Hash) time.Time {
 	return d
 }
 
+// Every forget changes the epoch twice: before it removes entries, so
+// lookups under way do not cache what they read, and after, so a caller
+// holding the epoch from before the removal sees it change (Generation).
 func (c *credCache[T]) forget(id string) {
 	c.epoch.Add(1)
+	defer c.epoch.Add(1)
 	c.mu.Lock()
 	hashes := c.byID[id]
 	delete(c.byID, id)
@@ -346,7 +361,8 @@ func (c *credCache[T]) forget(id string) {
 }
 
 func (c *credCache[T]) forgetWhere(match func(*T) bool) {
-	c.epoch.Add(1) // lookups under way must not cache what they read
+	c.epoch.Add(1)
+	defer c.epoch.Add(1)
 	for _, h := range c.pos.Keys() {
 		if e, ok := c.pos.Peek(h); ok && match(&e.val) {
 			c.pos.Remove(h) // the eviction callback updates byID
@@ -355,8 +371,9 @@ func (c *credCache[T]) forgetWhere(match func(*T) bool) {
 }
 
 func (c *credCache[T]) forgetAll() {
-	c.epoch.Add(1) // lookups under way must not cache what they read
-	c.pos.Purge()  // the eviction callback empties byID
+	c.epoch.Add(1)
+	defer c.epoch.Add(1)
+	c.pos.Purge() // the eviction callback empties byID
 	c.neg.Purge()
 }
 

@@ -318,3 +318,40 @@ func TestVerifyForgetWorkspace(t *testing.T) {
 		t.Fatalf("%d store lookups, want 1: the other workspace's key stays cached", n)
 	}
 }
+
+// IngestKeyGeneration changes with every kind of forget and stays put
+// otherwise: a server skips reading a key again at stream open only while
+// it is unchanged, so a forget that left it alone would let a stale key in.
+func TestIngestKeyGeneration(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, tok := f.addKey(t, nil)
+	verify := func() {
+		t.Helper()
+		if _, _, err := f.v.VerifyIngestKeyHash(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify()
+	for _, c := range []struct {
+		name   string
+		forget func()
+	}{
+		{"ForgetIngestKey", func() { f.v.ForgetIngestKey(k.ID) }},
+		{"ForgetIngestKey of a key not cached", func() { f.v.ForgetIngestKey("ik_other") }},
+		{"ForgetWorkspace", func() { f.v.ForgetWorkspace("ws") }},
+		{"ForgetAll", f.v.ForgetAll},
+	} {
+		verify()
+		g := f.v.IngestKeyGeneration()
+		verify() // a cache hit
+		f.v.ForgetAPIKey("ak_x")
+		if f.v.IngestKeyGeneration() != g {
+			t.Fatalf("before %s: the generation moved without an ingest key forgotten", c.name)
+		}
+		c.forget()
+		if f.v.IngestKeyGeneration() == g {
+			t.Errorf("%s left the generation unchanged", c.name)
+		}
+	}
+}

@@ -79,15 +79,21 @@ func (t *telemetryService) Connect(ss connectStream) error {
 	return err
 }
 
-// openStream authenticates the device and registers its stream. The key and
-// the device are read from the store (not the verification cache) only
-// after registering (an unknown device is registered then), so a change committed while the stream was being set
-// up is either seen by that check or finds the stream in the registry:
-// never neither. That check holds the key's judging lock (shared), so a
-// recheck of the stream runs wholly before it (and leaves the still-opening
-// stream to it) or wholly after it: an older read never overwrites the
-// tags and deadline a newer one set.
+// openStream authenticates the device and registers its stream. The key is
+// judged again and the device read from the store (an unknown device is
+// registered then) only after registering, so a change committed while the
+// stream was being set up is either seen by that check or finds the stream
+// in the registry: never neither. The key is read again only when an
+// invalidation reached the verifier's cache since it verified the token
+// (IngestKeyGeneration); otherwise the cached key is as current as a read,
+// since a change's event forgets the key before it rechecks the registry.
+// (A fleet's reconnect storm so reads its key once, not once per device.)
+// That check holds the key's judging lock (shared), so a recheck of the
+// stream runs wholly before it (and leaves the still-opening stream to it)
+// or wholly after it: an older read never overwrites the tags and deadline
+// a newer one set.
 func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *keystore.IngestKey, error) {
+	gen := t.verifier.IngestKeyGeneration() // before verifying: see above
 	cached, hash, deviceID, err := t.authenticateDevice(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -114,20 +120,26 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	// While the store is unreachable, a key the verifier still holds (an
 	// active key, cached) keeps admitting the devices its scope names without
 	// tags, so a fleet rides out a brief outage. Such a stream is judged
-	// against the store by the next sweep or resync once it is baccached.
+	// against the store by the next sweep or resync once it is back.
 	degradable := cached.Scope.Admits(deviceID, nil)
 	mu := t.judging.of(cached.ID)
 	mu.RLock()
 	defer mu.RUnlock()
-	k, err := t.store.GetIngestKey(ctx, cached.WorkspaceID, cached.ID)
-	switch {
-	case errors.Is(err, keystore.ErrNotFound):
-		return fail(refuse(goodbyeDeleted, codes.Unauthenticated, "Invalid credentials: ingest key deleted"))
-	case err != nil && degradable:
+	k := *cached
+	if t.verifier.IngestKeyGeneration() != gen {
+		k, err = t.store.GetIngestKey(ctx, cached.WorkspaceID, cached.ID)
+	}
+	degrade := func(err error) {
 		t.log.WarnContext(ctx, "store unreachable; admitting a cached key until the store is back", slog.String("key_prefix", cached.DisplayPrefix), slog.Any("error", err))
 		k = *cached
 		st.Degraded.Store(true)
 		st.SetTags(map[string]string{})
+	}
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		return fail(refuse(goodbyeDeleted, codes.Unauthenticated, "Invalid credentials: ingest key deleted"))
+	case err != nil && degradable:
+		degrade(err)
 	case err != nil:
 		t.log.ErrorContext(ctx, "read ingest key", slog.Any("error", err))
 		return fail(status.Error(codes.Unavailable, "cannot verify credentials right now; retry"))
@@ -139,14 +151,18 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		// and checks the scope. (Registering audits DEVICE_CREATED, which
 		// rechecks nothing, so holding the judging lock here is safe.)
 		d, err := t.admitDevice(ctx, &k, deviceID)
-		if err != nil {
+		switch {
+		case status.Code(err) == codes.Unavailable && degradable:
+			degrade(err) // the key came from the cache; the store is down
+		case err != nil:
 			return fail(err)
+		default:
+			tags := d.Tags
+			if tags == nil {
+				tags = map[string]string{}
+			}
+			st.SetTags(tags)
 		}
-		tags := d.Tags
-		if tags == nil {
-			tags = map[string]string{}
-		}
-		st.SetTags(tags)
 	}
 	t.limits.update(&k)
 	st.SetDeadline(k.Deadline(hash), func() { t.recheck([]*registry.Stream{st}, false) })

@@ -500,6 +500,63 @@ func TestNewDevicesWhileTheirKeyChanges(t *testing.T) {
 	<-edits
 }
 
+// Devices connecting while their key is revoked: every stream ends with
+// KEY_REVOKED, whether it opened before the revocation, while it was being
+// applied, or after it (refused at open), and none stays open. An open
+// reads the key again only when the verifier's cache was invalidated after
+// it verified the token: this exercises the race that shortcut must not
+// lose.
+func TestRevokeWhileDevicesConnect(t *testing.T) {
+	n := servertest.Start(t)
+	k, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	var (
+		mu      sync.Mutex
+		streams []*devStream
+		wg      sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				d := dial(t, n, fmt.Sprintf("w%d-%d", w, i), secret)
+				_ = d.send(1, record("boot", 1)) // an error: the stream ended, as checked below
+				d.until("ack or end", func() bool { return len(d.acks) > 0 || d.end != nil })
+				mu.Lock()
+				streams = append(streams, d)
+				mu.Unlock()
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	_, err := keysClient(n).RevokeIngestKey(adminCtx(n), &ingestgatev1.RevokeIngestKeyRequest{WorkspaceId: ws, KeyId: k.GetId(), Reason: "test"})
+	check(t, "revoke", err)
+	close(stop)
+	wg.Wait()
+	// And one opened after the revocation returned. (Only one: refusals
+	// from one address meet the node's tarpit.)
+	d := dial(t, n, "after", secret)
+	_ = d.send(1, record("boot", 1))
+	streams = append(streams, d)
+	acked := 0
+	for _, d := range streams {
+		d.wantClosed(ingestgatev1.GoodbyeReason_GOODBYE_REASON_KEY_REVOKED, codes.Unauthenticated)
+		if d.ackCount() > 0 {
+			acked++
+		}
+	}
+	if acked == 0 || acked == len(streams) {
+		t.Fatalf("%d of %d streams were acked before the revocation: the test raced nothing", acked, len(streams))
+	}
+	t.Logf("%d streams, %d acked before the revocation", len(streams), acked)
+}
+
 // Shutdown ends subscribers first, so an open REST subscription does not
 // hold the HTTP drain (and with it the device streams) until the deadline:
 // device streams still get Goodbye{SERVER_SHUTDOWN}, promptly.
