@@ -217,9 +217,14 @@ type credCache[T any] struct {
 	flights singleflight.Group
 
 	// epoch changes on every forget, before and after it removes entries
-	// (see Generation). A lookup that started before a forget
+	// (see IngestKeyGeneration). A lookup that started before a forget
 	// may have read the old record, so it does not cache its result.
 	epoch atomic.Uint64
+	// gate orders a lookup's check of the epoch and its insertion against
+	// forgets: a forget holds it from its first epoch change to its last,
+	// so an entry is in the cache (and byID) before a forget looks, or is
+	// not inserted at all. The eviction callback never takes it.
+	gate sync.Mutex
 
 	mu   sync.Mutex
 	byID map[string][]cacheKey // never touched while calling into pos: see forget
@@ -273,8 +278,18 @@ func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, 
 	epoch := c.epoch.Load()
 	res, err, _ := c.flights.Do(string(ck[:]), func() (any, error) {
 		k, err := find(ctx, h)
+		c.gate.Lock()
+		defer c.gate.Unlock()
+		fresh := c.epoch.Load() == epoch
+		if !fresh {
+			// A forget ran while the store was read, so what was read may
+			// be stale: it is not cached, and the epoch moves on, so that
+			// a caller that joined this lookup after the forget (and read
+			// the generation after it) still sees a change.
+			c.epoch.Add(1)
+		}
 		if errors.Is(err, ErrNotFound) {
-			if c.epoch.Load() == epoch {
+			if fresh {
 				c.neg.Add(ck, now.Add(c.cfg.NegativeTTL))
 			}
 			return k, &CredentialError{Reason: ReasonUnknown}
@@ -282,19 +297,12 @@ func (c *credCache[T]) verify(ctx context.Context, f TokenFormat, token string, 
 		if err != nil {
 			return k, err
 		}
-		if c.epoch.Load() == epoch {
+		if fresh {
 			c.pos.Add(ck, &cached[T]{val: k, hash: h, until: now.Add(c.cfg.PositiveTTL)})
 			id, _ := c.fields(&k)
 			c.mu.Lock()
 			c.byID[id] = append(deleteKey(c.byID[id], ck), ck)
 			c.mu.Unlock()
-			// A forget that ran between the check above and byID missed
-			// this entry; it changed the epoch first, so look again. (One
-			// that runs later finds ck in byID.)
-			if c.epoch.Load() != epoch {
-				c.pos.Remove(ck)
-				c.epoch.Add(1) // it may have been served meanwhile: see Generation
-			}
 		}
 		return k, nil
 	})
@@ -348,8 +356,10 @@ func (c *Credential) Deadline(h Hash) time.Time {
 // lookups under way do not cache what they read, and after, so a caller
 // holding the epoch from before the removal sees it change (Generation).
 func (c *credCache[T]) forget(id string) {
+	c.gate.Lock()
+	defer c.gate.Unlock()
 	c.epoch.Add(1)
-	defer c.epoch.Add(1)
+	defer c.epoch.Add(1) // runs before the gate opens
 	c.mu.Lock()
 	hashes := c.byID[id]
 	delete(c.byID, id)
@@ -361,6 +371,8 @@ func (c *credCache[T]) forget(id string) {
 }
 
 func (c *credCache[T]) forgetWhere(match func(*T) bool) {
+	c.gate.Lock()
+	defer c.gate.Unlock()
 	c.epoch.Add(1)
 	defer c.epoch.Add(1)
 	for _, h := range c.pos.Keys() {
@@ -371,6 +383,8 @@ func (c *credCache[T]) forgetWhere(match func(*T) bool) {
 }
 
 func (c *credCache[T]) forgetAll() {
+	c.gate.Lock()
+	defer c.gate.Unlock()
 	c.epoch.Add(1)
 	defer c.epoch.Add(1)
 	c.pos.Purge() // the eviction callback empties byID

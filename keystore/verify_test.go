@@ -17,11 +17,18 @@ import (
 type countingStore struct {
 	keystore.Store
 	finds atomic.Int64
+	// afterFind, when set, runs once a lookup has read the store, before
+	// it returns: a test holds a lookup there.
+	afterFind func()
 }
 
 func (c *countingStore) FindIngestKeyByHash(ctx context.Context, h keystore.Hash) (keystore.IngestKey, error) {
 	c.finds.Add(1)
-	return c.Store.FindIngestKeyByHash(ctx, h)
+	k, err := c.Store.FindIngestKeyByHash(ctx, h)
+	if c.afterFind != nil {
+		c.afterFind()
+	}
+	return k, err
 }
 
 type fixture struct {
@@ -353,5 +360,39 @@ func TestIngestKeyGeneration(t *testing.T) {
 		if f.v.IngestKeyGeneration() == g {
 			t.Errorf("%s left the generation unchanged", c.name)
 		}
+	}
+}
+
+// A lookup that read the store before a forget and returns after it may
+// hand out the key as it was: it must not cache it, and it must move the
+// generation on, or a caller that read the generation after the forget
+// (and joined that lookup) would take the old key as current.
+func TestIngestKeyGenerationAfterAStaleLookup(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	k, tok := f.addKey(t, nil)
+	read, release := make(chan struct{}), make(chan struct{})
+	f.store.afterFind = func() { close(read); <-release }
+	done := make(chan error)
+	go func() {
+		_, _, err := f.v.VerifyIngestKeyHash(ctx, tok)
+		done <- err
+	}()
+	<-read // the lookup has read the key, active
+	f.v.ForgetIngestKey(k.ID)
+	g := f.v.IngestKeyGeneration()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if f.v.IngestKeyGeneration() == g {
+		t.Fatal("a lookup that read the store before a forget returned after it without changing the generation")
+	}
+	f.store.afterFind = nil
+	if _, _, err := f.v.VerifyIngestKeyHash(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.store.finds.Load(); n != 2 {
+		t.Fatalf("%d store lookups, want 2: the stale lookup's result was cached", n)
 	}
 }

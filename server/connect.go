@@ -126,7 +126,8 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 	mu.RLock()
 	defer mu.RUnlock()
 	k := *cached
-	if t.verifier.IngestKeyGeneration() != gen {
+	reread := t.verifier.IngestKeyGeneration() != gen
+	if reread {
 		k, err = t.store.GetIngestKey(ctx, cached.WorkspaceID, cached.ID)
 	}
 	degrade := func(err error) {
@@ -152,8 +153,11 @@ func (t *telemetryService) openStream(ctx context.Context) (*registry.Stream, *k
 		// rechecks nothing, so holding the judging lock here is safe.)
 		d, err := t.admitDevice(ctx, &k, deviceID)
 		switch {
-		case status.Code(err) == codes.Unavailable && degradable:
-			degrade(err) // the key came from the cache; the store is down
+		case status.Code(err) == codes.Unavailable && degradable && !reread:
+			// The store is down and the key came from the cache, as it
+			// would have had the key's read failed. (A key just read is
+			// newer than the cached one: never fall back past it.)
+			degrade(err)
 		case err != nil:
 			return fail(err)
 		default:
