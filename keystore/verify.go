@@ -216,14 +216,14 @@ type credCache[T any] struct {
 	neg     *lru.Cache[cacheKey, time.Time]
 	flights singleflight.Group
 
-	// epoch changes on every forget, before and after it removes entries
-	// (see IngestKeyGeneration). A lookup that started before a forget
-	// may have read the old record, so it does not cache its result.
+	// epoch changes once every forget has removed its entries (see
+	// forgetting and IngestKeyGeneration). A lookup that started before a
+	// forget may have read the old record, so it does not cache its result.
 	epoch atomic.Uint64
 	// gate orders a lookup's check of the epoch and its insertion against
-	// forgets: a forget holds it from its first epoch change to its last,
-	// so an entry is in the cache (and byID) before a forget looks, or is
-	// not inserted at all. The eviction callback never takes it.
+	// forgets, which hold it while they remove entries and change the
+	// epoch: an entry is in the cache (and byID) before a forget looks, or
+	// is not inserted at all. The eviction callback never takes it.
 	gate sync.Mutex
 
 	mu   sync.Mutex
@@ -352,43 +352,45 @@ func (c *Credential) Deadline(h Hash) time.Time {
 	return d
 }
 
-// Every forget changes the epoch twice: before it removes entries, so
-// lookups under way do not cache what they read, and after, so a caller
-// holding the epoch from before the removal sees it change (Generation).
-func (c *credCache[T]) forget(id string) {
+// forgetting runs remove, which takes entries out of the cache, under the
+// gate, so no lookup inserts meanwhile, then changes the epoch: a lookup
+// that began before checks it after (under the gate) and caches nothing,
+// and a caller that read the generation before the removal sees it change.
+func (c *credCache[T]) forgetting(remove func()) {
 	c.gate.Lock()
 	defer c.gate.Unlock()
+	remove()
 	c.epoch.Add(1)
-	defer c.epoch.Add(1) // runs before the gate opens
-	c.mu.Lock()
-	hashes := c.byID[id]
-	delete(c.byID, id)
-	c.mu.Unlock()
-	// Outside mu: Remove runs the eviction callback, which takes mu.
-	for _, h := range hashes {
-		c.pos.Remove(h)
-	}
+}
+
+func (c *credCache[T]) forget(id string) {
+	c.forgetting(func() {
+		c.mu.Lock()
+		hashes := c.byID[id]
+		delete(c.byID, id)
+		c.mu.Unlock()
+		// Outside mu: Remove runs the eviction callback, which takes mu.
+		for _, h := range hashes {
+			c.pos.Remove(h)
+		}
+	})
 }
 
 func (c *credCache[T]) forgetWhere(match func(*T) bool) {
-	c.gate.Lock()
-	defer c.gate.Unlock()
-	c.epoch.Add(1)
-	defer c.epoch.Add(1)
-	for _, h := range c.pos.Keys() {
-		if e, ok := c.pos.Peek(h); ok && match(&e.val) {
-			c.pos.Remove(h) // the eviction callback updates byID
+	c.forgetting(func() {
+		for _, h := range c.pos.Keys() {
+			if e, ok := c.pos.Peek(h); ok && match(&e.val) {
+				c.pos.Remove(h) // the eviction callback updates byID
+			}
 		}
-	}
+	})
 }
 
 func (c *credCache[T]) forgetAll() {
-	c.gate.Lock()
-	defer c.gate.Unlock()
-	c.epoch.Add(1)
-	defer c.epoch.Add(1)
-	c.pos.Purge() // the eviction callback empties byID
-	c.neg.Purge()
+	c.forgetting(func() {
+		c.pos.Purge() // the eviction callback empties byID
+		c.neg.Purge()
+	})
 }
 
 func deleteKey(hs []cacheKey, h cacheKey) []cacheKey {

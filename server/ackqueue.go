@@ -1,6 +1,9 @@
 package server
 
-import "sync"
+import (
+	"iter"
+	"sync"
+)
 
 // ackQueue holds a stream's batches that were handed to the sink and await
 // their ack, in order, and after them the receiver's final word. An empty
@@ -69,4 +72,15 @@ func (q *ackQueue) pop() (inflight, bool) {
 		q.bufp, q.head = nil, 0
 	}
 	return b, true
+}
+
+// drain yields entries, oldest first, until the queue is empty.
+func (q *ackQueue) drain() iter.Seq[inflight] {
+	return func(yield func(inflight) bool) {
+		for b, ok := q.pop(); ok; b, ok = q.pop() {
+			if !yield(b) {
+				return
+			}
+		}
+	}
 }

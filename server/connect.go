@@ -250,7 +250,7 @@ func (t *telemetryService) serveStream(ss connectStream, st *registry.Stream, k 
 				return err
 			}
 		case <-p.acks.ready:
-			for b, ok := p.acks.pop(); ok; b, ok = p.acks.pop() {
+			for b := range p.acks.drain() {
 				if b.err != nil {
 					if st.Closure() != nil {
 						return t.closeStream(ss, st, k, p) // the receiver stopped because of the close
@@ -307,7 +307,7 @@ func (t *telemetryService) ack(ss connectStream, st *registry.Stream, k *keystor
 func (t *telemetryService) closeStream(ss connectStream, st *registry.Stream, k *keystore.IngestKey, p *pipeline) error {
 	p.appendMu.Lock() // the receiver is not between its check and acks
 	p.appendMu.Unlock()
-	for b, ok := p.acks.pop(); ok; b, ok = p.acks.pop() {
+	for b := range p.acks.drain() {
 		if b.err == nil && t.ack(ss, st, k, p, b) != nil && ss.Context().Err() != nil {
 			break // the device is gone; nothing more to tell it
 		}
@@ -320,7 +320,7 @@ func (t *telemetryService) closeStream(ss connectStream, st *registry.Stream, k 
 // for the receiver, which pushes nothing after that, then for each result.
 func (t *telemetryService) settleLeftovers(p *pipeline) {
 	<-p.received
-	for b, ok := p.acks.pop(); ok; b, ok = p.acks.pop() {
+	for b := range p.acks.drain() {
 		if b.result != nil {
 			<-b.result
 			t.inflight.Release(b.bytes)
