@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +75,7 @@ func (r *connectResult) writeText(w io.Writer) {
 func connect(ctx context.Context, o connectOptions, key string, progress io.Writer) (*connectResult, error) {
 	nconns := connections(o.conns, o.streams)
 	res := &connectResult{Workload: "connect", Streams: o.streams, Connections: nconns, Errors: map[string]int{}}
-	var before nodeStats
+	var before nodeMetrics
 	if o.metrics != "" {
 		var err error
 		if before, err = scrapeNode(ctx, o.metrics); err != nil {
@@ -144,45 +140,4 @@ func connect(ctx context.Context, o connectOptions, key string, progress io.Writ
 	}
 	res.MeasuredAtUTC = time.Now().UTC().Format(time.RFC3339)
 	return res, nil
-}
-
-// nodeStats are what the node's /metrics says about its process.
-type nodeStats struct{ rss, goroutines float64 }
-
-func scrapeNode(ctx context.Context, url string) (nodeStats, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return nodeStats{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nodeStats{}, fmt.Errorf("read the node's metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	var st nodeStats
-	found := 0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "process_resident_memory_bytes":
-			st.rss = v
-			found++
-		case "go_goroutines":
-			st.goroutines = v
-			found++
-		}
-	}
-	if found != 2 {
-		return st, fmt.Errorf("%s has no process_resident_memory_bytes or go_goroutines", url)
-	}
-	return st, sc.Err()
 }

@@ -27,6 +27,7 @@ type ingestOptions struct {
 	mqtt                          string  // mqtt://…: load an MQTT broker instead
 	publish                       bool    // unary Publish calls instead of streams
 	rest                          string  // http://…: POST /v1/telemetry instead of streams
+	metrics                       string  // the node's /metrics URL: report what the node itself saw
 	duration, warmup              time.Duration
 	json                          bool
 }
@@ -45,9 +46,14 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs.StringVar(&o.mqtt, "mqtt", "", "mqtt://user:password@host:port: run the same workload against an MQTT broker (QoS 1 publishes; PUBACK is the ack) instead of ingestgate")
 	fs.BoolVar(&o.publish, "publish", false, "send each batch as a unary Publish call (HTTP devices' path, over gRPC) instead of on a stream")
 	fs.StringVar(&o.rest, "rest", "", "http://host:port of the node's HTTP listener: send each batch as POST /v1/telemetry (JSON, as an HTTP device) instead of on a stream")
+	fs.StringVar(&o.metrics, "metrics", "", "the node's /metrics URL (e.g. http://127.0.0.1:8080/metrics): also report the node's CPU and its own ack latency over the measured time")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON on stdout (progress stays on stderr)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if o.metrics != "" && o.mqtt != "" {
+		fmt.Fprintln(stderr, "ingestbench ingest: --metrics reads an ingestgate node; an MQTT broker has none")
+		return errUsage
 	}
 	if o.devices < 1 || o.batch < 1 || o.window < 1 || o.conns < 0 || o.rate < 0 || o.duration <= 0 || o.warmup < 0 {
 		fmt.Fprintln(stderr, "ingestbench ingest: --devices, --batch and --window must be at least 1, --duration positive, the rest not negative")
@@ -161,6 +167,7 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 	defer tick.Stop()
 	warm := time.After(o.warmup)
 	var end <-chan time.Time
+	var before, after nodeMetrics // of the node, with --metrics
 	var last int64
 	lastT := time.Now()
 	fmt.Fprintf(progress, "ingest: %s, %d devices on %d connections, batch %d, window %d, %s\n", o.targetName(), o.devices, nconns, o.batch, o.window, rateText(o.rate))
@@ -170,10 +177,24 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case <-warm:
+			if o.metrics != "" {
+				var err error
+				if before, err = scrapeNode(ctx, o.metrics); err != nil {
+					r.stop(&wg)
+					return nil, err
+				}
+			}
 			r.start = time.Now()
 			r.measuring.Store(true)
 			end = time.After(o.duration)
 		case <-end:
+			if o.metrics != "" {
+				var err error
+				if after, err = scrapeNode(ctx, o.metrics); err != nil {
+					r.stop(&wg)
+					return nil, err
+				}
+			}
 			break wait
 		case now := <-tick.C:
 			n := r.records.Load()
@@ -186,14 +207,23 @@ wait:
 		}
 	}
 	elapsed := time.Since(r.start)
+	r.stop(&wg)
+	if !r.start.IsZero() && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	res := r.result(elapsed)
+	if o.metrics != "" && !r.start.IsZero() {
+		res.Server = serverSeen(before, after, elapsed, res.Batches)
+	}
+	return res, nil
+}
+
+// stop ends every device's loop and waits for them.
+func (r *load) stop(wg *sync.WaitGroup) {
 	r.measuring.Store(false)
 	r.stopped.Store(true)
 	close(r.done)
 	wg.Wait()
-	if !r.start.IsZero() && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return r.result(elapsed), nil
 }
 
 func rateText(rate float64) string {

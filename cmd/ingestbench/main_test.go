@@ -186,3 +186,30 @@ func TestConnectReadsTheNodesMemory(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 }
+
+// With the node's metrics read, the result says what the node itself saw
+// over the measured time: its CPU and its own ack latency, for about the
+// acks the generator counted.
+func TestIngestReadsTheNodesMetrics(t *testing.T) {
+	n := servertest.Start(t)
+	r := benchJSON(t, "ingest", "--addr", n.GRPCAddr, "--api-key", n.AdminKey, "--devices", "3", "--batch", "2",
+		"--duration", "1s", "--warmup", "200ms", "--metrics", n.BaseURL()+"/metrics")
+	s := r.Server
+	if s == nil || s.CPUSeconds <= 0 || s.CoresBusy <= 0 || s.BatchesPerCore <= 0 {
+		t.Fatalf("node's side %+v of result %+v: want its CPU", s, r)
+	}
+	if diff := s.StreamAcks - r.Batches; s.StreamAcks <= 0 || diff > r.Batches/2 || -diff > r.Batches/2 {
+		t.Fatalf("the node acked %d batches while the generator counted %d: want about as many", s.StreamAcks, r.Batches)
+	}
+	if q := s.AckLatencyMs; q == nil || q.P50 <= 0 || q.P90 < q.P50 || q.P99 < q.P90 {
+		t.Fatalf("node's ack latency %+v: want ordered quantiles", q)
+	}
+}
+
+// An MQTT broker has no node metrics to read.
+func TestIngestRefusesMetricsForMQTT(t *testing.T) {
+	var out, errs bytes.Buffer
+	if rc := run(context.Background(), []string{"ingest", "--mqtt", "mqtt://u:p@127.0.0.1:1", "--metrics", "http://127.0.0.1:1/metrics"}, &out, &errs, noEnv); rc != 2 || !strings.Contains(errs.String(), "--metrics") {
+		t.Fatalf("rc %d, stderr %q: want a usage error naming --metrics", rc, errs.String())
+	}
+}

@@ -29,6 +29,48 @@ type result struct {
 	ErrorsByCode  map[string]int `json:"errors_by_code"`
 	MeasuredAtUTC string         `json:"measured_at"`
 	TargetAddress string         `json:"target"`
+	// Server is what the node's own /metrics said over the measured
+	// time (with --metrics).
+	Server *serverSide `json:"server,omitempty"`
+}
+
+// serverSide separates the node's share from the load generator's: on
+// one machine they compete for the same cores, and the latency a device
+// sees includes the generator's own scheduling.
+type serverSide struct {
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CoresBusy is CPUSeconds over the measured wall time.
+	CoresBusy float64 `json:"cores_busy"`
+	// BatchesPerCore is the batches acked (as the generator counted them)
+	// per second of the node's CPU.
+	BatchesPerCore float64 `json:"batches_per_cpu_second"`
+	// StreamAcks is how many stream batches the node acked, from its ack
+	// latency histogram; AckLatencyMs its quantiles, estimated from the
+	// histogram's buckets (linear within a bucket, as Prometheus's
+	// histogram_quantile). Unary Publish and REST calls are not in it.
+	StreamAcks   int64               `json:"stream_acks"`
+	AckLatencyMs *estimatedQuantiles `json:"ack_latency_ms,omitempty"`
+}
+
+type estimatedQuantiles struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+}
+
+func serverSeen(before, after nodeMetrics, elapsed time.Duration, batches int64) *serverSide {
+	s := &serverSide{CPUSeconds: after.cpuSeconds - before.cpuSeconds}
+	s.CoresBusy = s.CPUSeconds / elapsed.Seconds()
+	if s.CPUSeconds > 0 {
+		s.BatchesPerCore = float64(batches) / s.CPUSeconds
+	}
+	bs := after.ackLatencySince(before)
+	if len(bs) > 0 && bs[len(bs)-1].count > 0 {
+		s.StreamAcks = int64(bs[len(bs)-1].count)
+		ms := func(q float64) float64 { return quantile(q, bs) * 1e3 }
+		s.AckLatencyMs = &estimatedQuantiles{P50: ms(0.5), P90: ms(0.9), P99: ms(0.99)}
+	}
+	return s
 }
 
 type latency struct {
@@ -70,6 +112,12 @@ func writeJSON(w io.Writer, v any) error {
 func (r *result) writeText(w io.Writer) {
 	fmt.Fprintf(w, "acked:       %.0f records/s, %.0f batches/s (%d records in %.1fs)\n", r.RecordsPerSec, r.BatchesPerSec, r.Records, r.Seconds)
 	fmt.Fprintf(w, "ack latency: p50 %.3fms  p90 %.3fms  p99 %.3fms  max %.3fms\n", r.LatencyMs.P50, r.LatencyMs.P90, r.LatencyMs.P99, r.LatencyMs.Max)
+	if s := r.Server; s != nil {
+		fmt.Fprintf(w, "node:        %.2f cores busy, %.0f batches per CPU second\n", s.CoresBusy, s.BatchesPerCore)
+		if q := s.AckLatencyMs; q != nil {
+			fmt.Fprintf(w, "node's own ack latency (from its histogram): p50 %.3fms  p90 %.3fms  p99 %.3fms\n", q.P50, q.P90, q.P99)
+		}
+	}
 	if r.Duplicates > 0 {
 		fmt.Fprintf(w, "duplicates:  %d batches acked as stored before (not counted above)\n", r.Duplicates)
 	}
