@@ -69,7 +69,9 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 	pw := req.GetPassword()
 	if len(pw) > keystore.MaxPasswordLen {
 		// No password is this long; same (bounded) work as any failure.
-		keystore.CheckNoPassword(pw[:keystore.MaxPasswordLen])
+		if err := keystore.CheckNoPassword(ctx, pw[:keystore.MaxPasswordLen]); err != nil {
+			return nil, passwordError(err)
+		}
 		a.metrics.authFailed(ctx, "password", "invalid")
 		return nil, errInvalidCredentials
 	}
@@ -78,7 +80,9 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 	case errors.Is(err, keystore.ErrNotFound):
 		// Same work, same answer as a wrong password: the response does
 		// not tell whether the email has an account.
-		keystore.CheckNoPassword(pw)
+		if err := keystore.CheckNoPassword(ctx, pw); err != nil {
+			return nil, passwordError(err)
+		}
 		a.log.InfoContext(ctx, "sign-in failed", slog.String("reason", "unknown email"), slog.String("client_ip", ip))
 		a.metrics.authFailed(ctx, "password", "invalid") // one reason: metrics are public
 		return nil, errInvalidCredentials
@@ -86,7 +90,11 @@ func (a *authService) Login(ctx context.Context, req *ingestgatev1.LoginRequest)
 		a.log.ErrorContext(ctx, "find user", slog.Any("error", err))
 		return nil, status.Error(codes.Unavailable, "cannot sign in right now; retry")
 	}
-	if !keystore.CheckPassword(u.PasswordHash, pw) || u.Disabled {
+	ok, err := keystore.CheckPassword(ctx, u.PasswordHash, pw)
+	if err != nil {
+		return nil, passwordError(err)
+	}
+	if !ok || u.Disabled {
 		reason := "wrong password"
 		if u.Disabled {
 			reason = "user disabled"
@@ -351,16 +359,23 @@ func (a *authService) ChangePassword(ctx context.Context, req *ingestgatev1.Chan
 		return nil, err
 	}
 	cur := req.GetCurrentPassword()
-	if len(cur) > keystore.MaxPasswordLen || !keystore.CheckPassword(p.user.PasswordHash, cur) {
+	ok := false
+	if len(cur) <= keystore.MaxPasswordLen {
+		var err error
+		if ok, err = keystore.CheckPassword(ctx, p.user.PasswordHash, cur); err != nil {
+			return nil, passwordError(err)
+		}
+	}
+	if !ok {
 		ip := a.clientIP(ctx)
 		if err := a.guard.failed(ctx, ip); err != nil {
 			return nil, err
 		}
 		return nil, status.Error(codes.Unauthenticated, "Invalid credentials: current_password is wrong")
 	}
-	hash, err := keystore.HashPassword(req.GetNewPassword())
+	hash, err := keystore.HashPassword(ctx, req.GetNewPassword())
 	if err != nil {
-		return nil, status.Error(codes.Internal, "internal error")
+		return nil, passwordError(err)
 	}
 	now := a.now()
 	err = a.commit(ctx, p.Actor, func(ctx context.Context, tx keystore.Tx) ([]keystore.Event, error) {

@@ -104,7 +104,7 @@ func (s *Server) bootstrapOwner(ctx context.Context) error {
 	if _, err := s.store.FindUserByEmail(ctx, email); err == nil {
 		return nil
 	}
-	hash, err := keystore.HashPassword(password)
+	hash, err := keystore.HashPassword(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -67,3 +67,18 @@ func retryAfter(wait time.Duration, format string, args ...any) error {
 	}
 	return st.Err()
 }
+
+// passwordError maps a failed password hash or check (not a wrong
+// password) to a status: the node is computing as many as it queues, or
+// the caller went away.
+func passwordError(err error) error {
+	switch {
+	case errors.Is(err, keystore.ErrPasswordBusy):
+		return status.Error(codes.Unavailable, "too many sign-ins at once; retry in a moment")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	return status.Error(codes.Internal, "internal error")
+}

@@ -92,9 +92,9 @@ func (s *userService) CreateUser(ctx context.Context, req *ingestgatev1.CreateUs
 	}
 	// Hashing takes tens of milliseconds: not inside the transaction,
 	// which may run more than once.
-	hash, err := keystore.HashPassword(password)
+	hash, err := keystore.HashPassword(ctx, password)
 	if err != nil {
-		return nil, status.Error(codes.Internal, "internal error")
+		return nil, passwordError(err)
 	}
 	now := s.now()
 	var out keystore.User
