@@ -155,16 +155,48 @@ func (c *ingestCounts) ingested(records int) {
 // closed counts a stream's end: the Goodbye reason of a server-side close,
 // else how it ended.
 func (m *metrics) closed(ctx context.Context, st *registry.Stream, err error) {
-	reason := "client"
+	reason := closedByClient
 	if c := st.Closure(); c != nil {
-		reason = strings.ToLower(strings.TrimPrefix(c.Reason.String(), "GOODBYE_REASON_"))
-		if c.Reason == ingestgatev1.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
-			reason = "idle"
+		var ok bool
+		if reason, ok = closedFor[c.Reason]; !ok {
+			reason = closeReason(goodbyeReasonName(c.Reason))
 		}
 	} else if err != nil && ctx.Err() == nil {
-		reason = "error"
+		reason = closedByError
 	}
-	m.streamsClosed.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+	m.streamsClosed.Add(ctx, 1, reason)
+}
+
+// The reasons a stream closes for, as attribute options built once: a
+// revocation closes thousands of streams at once, and building the
+// attribute set on each close (it hashes the set, and grew each stream
+// goroutine's small stack to do so) was most of the node's work per
+// closed stream (BENCHMARKS.md).
+var (
+	closedByClient = closeReason("client")
+	closedByError  = closeReason("error")
+	closedFor      = func() map[ingestgatev1.GoodbyeReason]metric.AddOption {
+		m := map[ingestgatev1.GoodbyeReason]metric.AddOption{
+			// A closure without a Goodbye reason is the idle timeout.
+			ingestgatev1.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED: closeReason("idle"),
+		}
+		for v := range ingestgatev1.GoodbyeReason_name {
+			if r := ingestgatev1.GoodbyeReason(v); r != ingestgatev1.GoodbyeReason_GOODBYE_REASON_UNSPECIFIED {
+				m[r] = closeReason(goodbyeReasonName(r))
+			}
+		}
+		return m
+	}()
+)
+
+func closeReason(reason string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason)))
+}
+
+// goodbyeReasonName is a reason as metrics name it: GOODBYE_REASON_KEY_REVOKED
+// is key_revoked.
+func goodbyeReasonName(r ingestgatev1.GoodbyeReason) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "GOODBYE_REASON_"))
 }
 
 // authFailed counts a refused credential.
