@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -33,28 +35,80 @@ func markGatewayCalls(marker string) []grpc.DialOption {
 	}
 }
 
-// clientIP is the address of whoever made the call: the HTTP client's for
-// calls through this node's gateway (the last x-forwarded-for entry, which
-// the gateway appends), else the gRPC peer's. "" if unknown.
+// clientIP is the address of whoever made the call, for rate limits, the
+// auth guard and logs. The direct peer is the HTTP client's for calls
+// through this node's gateway (the last x-forwarded-for entry, which the
+// gateway appends), else the gRPC peer's. While that address is one of
+// Config.TrustedProxies, the x-forwarded-for entry before it (the one that
+// proxy appended) is taken instead, and so on leftwards; a forwarded
+// address from anyone else is ignored, since any client can send one.
+// "" if unknown.
 func (s *Server) clientIP(ctx context.Context) string {
 	md, _ := metadata.FromIncomingContext(ctx)
-	if m := md.Get(gatewayMarkerHeader); len(m) == 1 && subtle.ConstantTimeCompare([]byte(m[0]), []byte(s.gatewayMarker)) == 1 {
-		if xff := md.Get("x-forwarded-for"); len(xff) > 0 {
-			entries := strings.Split(xff[len(xff)-1], ",")
-			if ip := net.ParseIP(strings.TrimSpace(entries[len(entries)-1])); ip != nil {
-				return ip.String()
-			}
+	var xff []string
+	for _, v := range md.Get("x-forwarded-for") {
+		xff = append(xff, strings.Split(v, ",")...)
+	}
+	var direct netip.Addr
+	if m := md.Get(gatewayMarkerHeader); len(m) == 1 && subtle.ConstantTimeCompare([]byte(m[0]), []byte(s.gatewayMarker)) == 1 && len(xff) > 0 {
+		direct, _ = parseForwarded(xff[len(xff)-1])
+		xff = xff[:len(xff)-1]
+	} else {
+		direct = peerIP(ctx)
+	}
+	if !direct.IsValid() {
+		return ""
+	}
+	return throughProxies(direct, xff, s.cfg.TrustedProxies).String()
+}
+
+// throughProxies walks x-forwarded-for from the right while addr is a
+// trusted proxy's, returning the first address no trusted proxy owns: the
+// client's. An entry that does not parse stops the walk at the proxy that
+// forwarded it.
+func throughProxies(addr netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
+	for len(xff) > 0 && trustedProxy(addr, trusted) {
+		prev, ok := parseForwarded(xff[len(xff)-1])
+		if !ok {
+			break
+		}
+		addr, xff = prev, xff[:len(xff)-1]
+	}
+	return addr
+}
+
+func trustedProxy(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
 		}
 	}
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		if tcp, ok := p.Addr.(*net.TCPAddr); ok {
-			return tcp.IP.String()
-		}
-		if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
-			return host
-		}
+	return false
+}
+
+// parseForwarded reads one x-forwarded-for entry: an IP address, IPv4
+// mapped into IPv6 taken as IPv4.
+func parseForwarded(entry string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.TrimSpace(entry))
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
 	}
-	return ""
+	return a.Unmap(), true
+}
+
+// peerIP is the gRPC peer's IP address; invalid for a unix socket.
+func peerIP(ctx context.Context) netip.Addr {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return netip.Addr{}
+	}
+	if tcp, ok := p.Addr.(*net.TCPAddr); ok {
+		return tcp.AddrPort().Addr().Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(p.Addr.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // addrKey is the part of a client address that rate limits count by: the
@@ -66,4 +120,32 @@ func addrKey(ip string) string {
 		return ip
 	}
 	return a.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// ParsePrefixes reads a comma-separated list of IP addresses and CIDR
+// prefixes (an address is its own /32 or /128), as --trusted-proxies
+// takes them.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR prefix", f)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an address or CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,12 @@ type Config struct {
 	// slowed, past all of it the address is refused until it refills. 0
 	// turns the guard off.
 	AuthFailuresPerMinute int
+	// TrustedProxies are the reverse proxies (and load balancers) in
+	// front of the node whose X-Forwarded-For it believes: a call from one
+	// counts against the address that proxy says it forwarded for, in rate
+	// limits, the auth guard and logs. Empty: every call counts against
+	// its direct peer, so behind a proxy all clients share its address.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultConfig returns the embedded single-node defaults, bound to loopback.

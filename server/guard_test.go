@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,63 @@ func TestGuessingAPIKeysIsRefused(t *testing.T) {
 	}
 	if _, err := ingestgatev1.NewWorkspaceServiceClient(n.Conn).ListWorkspaces(adminCtx(n), &ingestgatev1.ListWorkspacesRequest{}); err != nil {
 		t.Fatalf("the admin from another address: %v", err)
+	}
+}
+
+// Behind a trusted proxy, each client the proxy forwards for counts on
+// its own: the guard blocks the guessing client, not the proxy, and the
+// proxy's other clients go on. The same forwarded address sent by a peer
+// that is not trusted is ignored.
+func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
+	const perMinute = 4
+	n := servertest.Start(t, func(c *server.Config) {
+		c.AuthFailuresPerMinute = perMinute
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	_, secret := newIngestKey(t, n, &ingestgatev1.IngestKey{})
+	bad := strings.Replace(secret, secret[10:14], "zzzz", 1)
+	// REST through the proxy at 127.0.0.1: the gateway appends the proxy's
+	// address after the client's.
+	restPublish := func(key, forwardedFor string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", n.BaseURL()+"/v1/telemetry", strings.NewReader(publishBody))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("X-Device-Id", "guarded")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		resp, err := servertest.HTTPClient.Do(req)
+		check(t, "REST publish", err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range perMinute + 1 {
+		restPublish(bad, "198.51.100.7")
+	}
+	if code := restPublish(secret, "198.51.100.7"); code != http.StatusTooManyRequests {
+		t.Fatalf("the guessing client behind the proxy: %d, want 429", code)
+	}
+	if code := restPublish(secret, "198.51.100.8"); code != http.StatusOK {
+		t.Fatalf("another client behind the same proxy: %d, want 200", code)
+	}
+	// gRPC straight from the trusted proxy, forwarding for the blocked client.
+	fwd := func(ip string) context.Context {
+		return metadata.AppendToOutgoingContext(context.Background(), "x-forwarded-for", ip)
+	}
+	if err := publishWith(fwd("198.51.100.7"), n.Conn, secret); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("gRPC from the proxy for the blocked client: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if err := publishWith(fwd("198.51.100.8"), n.Conn, secret); err != nil {
+		t.Fatalf("gRPC from the proxy for another client: %v", err)
+	}
+	// An untrusted peer claiming to forward for a fresh address is judged
+	// by its own: block 127.0.0.2, then its claim does not get it out.
+	other := connFrom(t, n, "127.0.0.2")
+	for range perMinute + 1 {
+		publishWith(fwd("198.51.100.9"), other, bad)
+	}
+	if err := publishWith(fwd("198.51.100.10"), other, secret); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("an untrusted peer forwarding for a fresh address: %v, want RESOURCE_EXHAUSTED", err)
+	}
+	if err := publishWith(fwd("198.51.100.9"), n.Conn, secret); err != nil {
+		t.Fatalf("the address the untrusted peer claimed was not blocked: %v", err)
 	}
 }

@@ -107,6 +107,11 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", cfg.AccessTokenTTL, "lifetime of a signed-in user's access token")
 	fs.DurationVar(&cfg.RefreshTokenTTL, "refresh-token-ttl", cfg.RefreshTokenTTL, "lifetime of each refresh token")
 	fs.IntVar(&cfg.AuthFailuresPerMinute, "auth-failures-per-minute", cfg.AuthFailuresPerMinute, "failed credential checks one client address may make per minute before it is refused (slowed past half; 0: no limit)")
+	fs.Func("trusted-proxies", "comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For to believe for the client address (rate limits, auth guard, logs); empty: none", func(v string) error {
+		ps, err := server.ParsePrefixes(v)
+		cfg.TrustedProxies = ps
+		return err
+	})
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	fs.Usage = func() {

@@ -116,3 +116,20 @@ func TestDeployFilesNameRealFlags(t *testing.T) {
 		checkName("Dockerfile", m)
 	}
 }
+
+// --trusted-proxies takes addresses and prefixes, from the flag or the
+// environment, and refuses anything else by name.
+func TestTrustedProxiesFlag(t *testing.T) {
+	var errs bytes.Buffer
+	cfg, _, err := parseConfig([]string{"--trusted-proxies", "10.0.0.0/8, 192.168.1.5"}, &errs, env(nil))
+	if err != nil || len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[1].String() != "192.168.1.5/32" {
+		t.Fatalf("flag: %v %v", cfg.TrustedProxies, err)
+	}
+	cfg, _, err = parseConfig(nil, &errs, env(map[string]string{"INGESTGATE_TRUSTED_PROXIES": "::1"}))
+	if err != nil || len(cfg.TrustedProxies) != 1 || cfg.TrustedProxies[0].String() != "::1/128" {
+		t.Fatalf("environment: %v %v", cfg.TrustedProxies, err)
+	}
+	if _, _, err := parseConfig([]string{"--trusted-proxies", "proxy.example"}, &errs, env(nil)); err == nil || !strings.Contains(err.Error()+errs.String(), "proxy.example") {
+		t.Fatalf("a host name: %v, want an error naming it", err)
+	}
+}
