@@ -86,6 +86,10 @@ type Config struct {
 	// Redis of the Redis field, shared by a cluster). SinkDiscard, for
 	// benchmarks only, stores nothing and needs AllowDiscardSink.
 	Sink string
+	// SinkCommitDelay is the embedded sink's CommitDelay: how long its
+	// writer waits for more batches to join a commit that would hold
+	// few. 0 commits at once.
+	SinkCommitDelay time.Duration
 	// PprofAddr, when set (loopback only), serves Go's profiles at
 	// /debug/pprof/ on a listener of its own.
 	PprofAddr string
@@ -225,6 +229,9 @@ func (c *Config) validate() error {
 	}
 	if c.SweepInterval < 0 {
 		return fmt.Errorf("sweep-interval must not be negative")
+	}
+	if c.SinkCommitDelay < 0 || c.SinkCommitDelay > time.Second {
+		return fmt.Errorf("sink-commit-delay must be 0 to 1s")
 	}
 	if c.UsageFlushInterval <= 0 {
 		return fmt.Errorf("usage-flush-interval must be positive")

@@ -475,7 +475,7 @@ func (s *Server) openSink(ctx context.Context) (sink.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk, err := sinksqlite.Open(ctx, path, sinksqlite.Config{Logger: s.log, OnCommit: s.metrics.sinkCommitted})
+	sk, err := sinksqlite.Open(ctx, path, sinksqlite.Config{Logger: s.log, OnCommit: s.metrics.sinkCommitted, CommitDelay: s.cfg.SinkCommitDelay})
 	if err != nil {
 		return nil, fmt.Errorf("open sink: %w", err)
 	}

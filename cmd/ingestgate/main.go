@@ -80,6 +80,7 @@ func parseConfig(args []string, stderr io.Writer, getenv func(string) string) (s
 	fs.StringVar(&cfg.NodeName, "node-name", "", "this node's name in connection listings (default hostname:grpc-port)")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", cfg.RedisPrefix, "prefix of every Redis key and channel ingestgate uses")
 	fs.StringVar(&cfg.Sink, "sink", cfg.Sink, "telemetry sink: empty for SQLite in data-dir (telemetry.db), sqlite:<path>, or redis (Redis Streams on --redis)")
+	fs.DurationVar(&cfg.SinkCommitDelay, "sink-commit-delay", 0, "embedded sink: wait this long for more batches to join a commit that would hold few, e.g. 1ms: fewer syncs and disk writes for that much ack latency (0: commit at once)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (empty: off)")
 	fs.BoolVar(&cfg.AllowDiscardSink, "benchmark-discard-telemetry", false, "allow --sink discard, which acknowledges telemetry WITHOUT STORING IT (benchmarks of the ingest path only)")
 	fs.IntVar(&cfg.MaxRecordsPerBatch, "max-records-per-batch", cfg.MaxRecordsPerBatch, "most records in one batch or publish")

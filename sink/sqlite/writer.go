@@ -49,10 +49,24 @@ func (s *Sink) run() {
 				continue
 			}
 		}
+		if s.cfg.CommitDelay > 0 && s.queue.Len() < s.cfg.MaxBatchesPerCommit-1 {
+			s.linger()
+		}
 		var group []*sink.Request[batch]
 		group, next = s.queue.Gather(next)
 		s.commit(group)
 		s.restartWAL()
+	}
+}
+
+// linger waits CommitDelay for more batches to join the next commit, or
+// less if the sink is closing.
+func (s *Sink) linger() {
+	t := time.NewTimer(s.cfg.CommitDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.queue.Closing():
 	}
 }
 

@@ -304,3 +304,45 @@ func TestDedupeWindow(t *testing.T) {
 		t.Fatal("prune removed a key within the window")
 	}
 }
+
+// With CommitDelay, batches arriving one after another within the delay
+// share one commit, and the first waits the delay for its ack; Close cuts
+// a delay short and still stores what was waiting.
+func TestCommitDelay(t *testing.T) {
+	const delay = 400 * time.Millisecond
+	s := openTest(t, filepath.Join(t.TempDir(), "telemetry.db"), Config{CommitDelay: delay})
+	start := time.Now()
+	var results []<-chan sink.Result
+	for i := range 5 {
+		results = append(results, s.Append(context.Background(), batchOf(fmt.Sprintf("s:%d", i), fmt.Sprintf("r%d", i))))
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i, ch := range results {
+		if r := <-ch; r.Err != nil {
+			t.Fatalf("batch %d: %v", i, r.Err)
+		}
+	}
+	if took := time.Since(start); took < delay {
+		t.Fatalf("the first batch was acked after %v, before the %v delay", took, delay)
+	}
+	if st := s.Stats(); st.Commits != 1 || st.Batches != 5 {
+		t.Fatalf("stats %+v: want the 5 batches in one commit", st)
+	}
+
+	// Close while the writer lingers: it stops waiting and commits.
+	long := openTest(t, filepath.Join(t.TempDir(), "telemetry.db"), Config{CommitDelay: time.Hour})
+	ch := long.Append(context.Background(), batchOf("s:1", "lingering"))
+	waitFor(t, "the writer to take the batch", func() bool { return long.Stats().Queued == 0 })
+	if err := long.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-ch; r.Err != nil {
+		t.Fatalf("the batch the writer held: %v, want it stored", r.Err)
+	}
+}
+
+func TestCommitDelayMustNotBeNegative(t *testing.T) {
+	if _, err := Open(context.Background(), filepath.Join(t.TempDir(), "telemetry.db"), Config{CommitDelay: -time.Millisecond}); err == nil {
+		t.Fatal("a negative CommitDelay was accepted")
+	}
+}
