@@ -62,6 +62,12 @@ func (q *hashQueue) acquire(ctx context.Context) (release func(), err error) {
 	defer q.waiting.Add(-1)
 	select {
 	case q.slots <- struct{}{}:
+		// Both cases may have been ready at once: a caller that has gone
+		// gives the slot back rather than run argon2 for no one.
+		if err := ctx.Err(); err != nil {
+			q.release()
+			return nil, err
+		}
 		return q.release, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()

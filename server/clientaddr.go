@@ -51,7 +51,12 @@ func (s *Server) clientIP(ctx context.Context) string {
 	}
 	var direct netip.Addr
 	if m := md.Get(gatewayMarkerHeader); len(m) == 1 && subtle.ConstantTimeCompare([]byte(m[0]), []byte(s.gatewayMarker)) == 1 && len(xff) > 0 {
-		direct, _ = parseForwarded(xff[len(xff)-1])
+		// The gateway's own entry is the HTTP peer's address, which may
+		// carry an IPv6 zone (a link-local client); entries further left
+		// are only what proxies said, and a zone there is not an address.
+		if a, err := netip.ParseAddr(strings.TrimSpace(xff[len(xff)-1])); err == nil {
+			direct = a.WithZone("").Unmap()
+		}
 		xff = xff[:len(xff)-1]
 	} else {
 		direct = peerIP(ctx)
@@ -102,11 +107,14 @@ func peerIP(ctx context.Context) netip.Addr {
 	if !ok || p.Addr == nil {
 		return netip.Addr{}
 	}
+	// Without its zone, as net.IP.String gave it before: rate limits key
+	// link-local peers by their /64, and prefixes never contain a zoned
+	// address.
 	if tcp, ok := p.Addr.(*net.TCPAddr); ok {
-		return tcp.AddrPort().Addr().Unmap()
+		return tcp.AddrPort().Addr().WithZone("").Unmap()
 	}
 	if ap, err := netip.ParseAddrPort(p.Addr.String()); err == nil {
-		return ap.Addr().Unmap()
+		return ap.Addr().WithZone("").Unmap()
 	}
 	return netip.Addr{}
 }
@@ -136,6 +144,13 @@ func ParsePrefixes(list string) ([]netip.Prefix, error) {
 			p, err := netip.ParsePrefix(f)
 			if err != nil {
 				return nil, fmt.Errorf("%q is not an address or CIDR prefix", f)
+			}
+			if p.Addr().Is4In6() {
+				// Addresses are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+				if p.Bits() < 96 {
+					return nil, fmt.Errorf("%q mixes IPv4-mapped and other IPv6 addresses", f)
+				}
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 			}
 			out = append(out, p.Masked())
 			continue

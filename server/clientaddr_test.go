@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 )
 
 func TestThroughProxies(t *testing.T) {
@@ -35,11 +40,11 @@ func TestThroughProxies(t *testing.T) {
 }
 
 func TestParsePrefixes(t *testing.T) {
-	got, err := ParsePrefixes(" 10.0.0.1/8 ,,192.168.1.5,::ffff:10.1.1.1, 2001:db8::/32 ")
+	got, err := ParsePrefixes(" 10.0.0.1/8 ,,192.168.1.5,::ffff:10.1.1.1, 2001:db8::/32, ::ffff:172.16.0.0/108 ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"10.0.0.0/8", "192.168.1.5/32", "10.1.1.1/32", "2001:db8::/32"}
+	want := []string{"10.0.0.0/8", "192.168.1.5/32", "10.1.1.1/32", "2001:db8::/32", "172.16.0.0/12"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -48,12 +53,41 @@ func TestParsePrefixes(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 	}
-	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0", "fe80::1%eth0"} {
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0", "fe80::1%eth0", "::ffff:0.0.0.0/90"} {
 		if _, err := ParsePrefixes(bad); err == nil || !strings.Contains(err.Error(), bad) {
 			t.Errorf("ParsePrefixes(%q): %v, want an error naming it", bad, err)
 		}
 	}
 	if ps, err := ParsePrefixes(""); err != nil || len(ps) != 0 {
 		t.Errorf(`ParsePrefixes(""): %v %v, want none`, ps, err)
+	}
+}
+
+// clientIP as the handlers see it: zones dropped and IPv4-mapped
+// addresses unmapped, as net.IP.String gave them before trusted proxies,
+// and the gateway's own last entry believed only with its marker.
+func TestClientIP(t *testing.T) {
+	s := &Server{gatewayMarker: "marker"}
+	call := func(peerAddr net.Addr, md ...string) context.Context {
+		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: peerAddr})
+		return metadata.NewIncomingContext(ctx, metadata.Pairs(md...))
+	}
+	tcp := func(ip, zone string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 5000, Zone: zone} }
+	gw := &net.UnixAddr{Name: "/tmp/gw.sock", Net: "unix"}
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		want string
+	}{
+		"link-local peer":             {call(tcp("fe80::1", "eth0")), "fe80::1"},
+		"mapped peer":                 {call(tcp("::ffff:192.0.2.1", "")), "192.0.2.1"},
+		"peer forwarding, untrusted":  {call(tcp("192.0.2.1", ""), "x-forwarded-for", "198.51.100.1"), "192.0.2.1"},
+		"gateway":                     {call(gw, gatewayMarkerHeader, "marker", "x-forwarded-for", "198.51.100.1, 192.0.2.9"), "192.0.2.9"},
+		"gateway, link-local client":  {call(gw, gatewayMarkerHeader, "marker", "x-forwarded-for", "fe80::2%eth0"), "fe80::2"},
+		"gateway marker forged":       {call(tcp("192.0.2.1", ""), gatewayMarkerHeader, "guess", "x-forwarded-for", "198.51.100.1"), "192.0.2.1"},
+		"unix peer without a gateway": {call(gw), ""},
+	} {
+		if got := s.clientIP(tc.ctx); got != tc.want {
+			t.Errorf("%s: %q, want %q", name, got, tc.want)
+		}
 	}
 }

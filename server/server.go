@@ -190,6 +190,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	} else if !isLoopback(cfg.GRPCAddr) || !isLoopback(cfg.HTTPAddr) {
 		s.log.Warn("PLAINTEXT beyond loopback: keys, tokens and telemetry cross the network unencrypted; use tls-cert and tls-key unless a TLS proxy or a private network protects them", slog.String("grpc", cfg.GRPCAddr), slog.String("http", cfg.HTTPAddr))
 	}
+	for _, p := range cfg.TrustedProxies {
+		if p.Bits() == 0 {
+			s.log.Warn("trusted-proxies includes "+p.String()+": every client's X-Forwarded-For is believed, so any client can choose the address its rate limits and auth guard count against")
+		}
+	}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(creds),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptors()...),

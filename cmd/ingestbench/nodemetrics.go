@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // nodeMetrics is one reading of a node's /metrics: the series the load
@@ -24,6 +25,10 @@ type nodeMetrics struct {
 
 type bucket struct{ le, count float64 }
 
+// metricsClient gives up on a node that does not answer, rather than
+// stall the run.
+var metricsClient = &http.Client{Timeout: 10 * time.Second}
+
 const ackLatencyBucket = "ingestgate_ack_latency_seconds_bucket{"
 
 func scrapeNode(ctx context.Context, url string) (nodeMetrics, error) {
@@ -31,7 +36,7 @@ func scrapeNode(ctx context.Context, url string) (nodeMetrics, error) {
 	if err != nil {
 		return nodeMetrics{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := metricsClient.Do(req)
 	if err != nil {
 		return nodeMetrics{}, fmt.Errorf("read the node's metrics: %w", err)
 	}
@@ -134,9 +139,6 @@ func quantile(q float64, bs []bucket) float64 {
 		if b.count >= rank {
 			if math.IsInf(b.le, 1) {
 				return lower
-			}
-			if b.count == below {
-				return b.le
 			}
 			return lower + (b.le-lower)*(rank-below)/(b.count-below)
 		}
