@@ -192,7 +192,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	for _, p := range cfg.TrustedProxies {
 		if p.Bits() == 0 {
-			s.log.Warn("trusted-proxies includes "+p.String()+": every client's X-Forwarded-For is believed, so any client can choose the address its rate limits and auth guard count against")
+			s.log.Warn("trusted-proxies includes " + p.String() + ": every client's X-Forwarded-For is believed, so any client can choose the address its rate limits and auth guard count against")
 		}
 	}
 	s.grpc = grpc.NewServer(
