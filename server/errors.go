@@ -36,10 +36,9 @@ func (s *Server) storeError(ctx context.Context, err error, what, id string) err
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, keystore.ErrInvalidArgument):
 		return status.Error(codes.InvalidArgument, err.Error())
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "request canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	}
+	if st := contextStatus(err); st != nil {
+		return st
 	}
 	s.log.ErrorContext(ctx, "store call failed", slog.String("record", what), slog.Any("error", err))
 	return status.Error(codes.Internal, "internal error")
@@ -72,13 +71,23 @@ func retryAfter(wait time.Duration, format string, args ...any) error {
 // password) to a status: the node is computing as many as it queues, or
 // the caller went away.
 func passwordError(err error) error {
-	switch {
-	case errors.Is(err, keystore.ErrPasswordBusy):
+	if errors.Is(err, keystore.ErrPasswordBusy) {
 		return status.Error(codes.Unavailable, "too many sign-ins at once; retry in a moment")
+	}
+	if st := contextStatus(err); st != nil {
+		return st
+	}
+	return status.Error(codes.Internal, "internal error")
+}
+
+// contextStatus is the status of a call cut short by its context, or nil
+// when err is not a context's.
+func contextStatus(err error) error {
+	switch {
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
-	return status.Error(codes.Internal, "internal error")
+	return nil
 }

@@ -168,6 +168,12 @@ func ingest(ctx context.Context, o ingestOptions, key string, progress io.Writer
 	warm := time.After(o.warmup)
 	var end <-chan time.Time
 	var before, after nodeMetrics // of the node, with --metrics
+	readNode := func(into *nodeMetrics) (err error) {
+		if o.metrics != "" {
+			*into, err = scrapeNode(ctx, o.metrics)
+		}
+		return err
+	}
 	var last int64
 	lastT := time.Now()
 	fmt.Fprintf(progress, "ingest: %s, %d devices on %d connections, batch %d, window %d, %s\n", o.targetName(), o.devices, nconns, o.batch, o.window, rateText(o.rate))
@@ -177,23 +183,17 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case <-warm:
-			if o.metrics != "" {
-				var err error
-				if before, err = scrapeNode(ctx, o.metrics); err != nil {
-					r.stop(&wg)
-					return nil, err
-				}
+			if err := readNode(&before); err != nil {
+				r.stop(&wg)
+				return nil, err
 			}
 			r.start = time.Now()
 			r.measuring.Store(true)
 			end = time.After(o.duration)
 		case <-end:
-			if o.metrics != "" {
-				var err error
-				if after, err = scrapeNode(ctx, o.metrics); err != nil {
-					r.stop(&wg)
-					return nil, err
-				}
+			if err := readNode(&after); err != nil {
+				r.stop(&wg)
+				return nil, err
 			}
 			break wait
 		case now := <-tick.C:

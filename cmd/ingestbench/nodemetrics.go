@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -79,7 +80,7 @@ func scrapeNode(ctx context.Context, url string) (nodeMetrics, error) {
 	if found != 3 {
 		return m, fmt.Errorf("%s lacks process_resident_memory_bytes, process_cpu_seconds_total or go_goroutines: not an ingestgate node's /metrics?", url)
 	}
-	slices.SortFunc(m.ackBuckets, func(a, b bucket) int { return compareFloat(a.le, b.le) })
+	slices.SortFunc(m.ackBuckets, func(a, b bucket) int { return cmp.Compare(a.le, b.le) })
 	return m, nil
 }
 
@@ -99,16 +100,6 @@ func bucketBound(series string) (float64, bool) {
 	}
 	v, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
 	return v, err == nil
-}
-
-func compareFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ackLatencySince returns the buckets of the acks between then and m.
